@@ -1,0 +1,3 @@
+from dedupe.cli import run
+
+run()

@@ -1,0 +1,249 @@
+"""The library entry points. The CLI calls these and nothing else."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from dedupe.config import ScanConfig
+from dedupe.core.clean import remove_spans
+from dedupe.errors import ConfigError
+from dedupe.pipeline import ClusterDraft, PassOne, Progress, analyse
+from dedupe.records import Origin, Record, Skipped
+from dedupe.result import CleanedRecord, Cluster, Member, ScanResult, ScanStats
+
+#: Paragraph text in clusters is cut at this many characters.
+PREVIEW_CHARS = 200
+
+_LIBRARY_ORIGIN = "<input>"
+
+
+def _config(config: ScanConfig | None, options: dict[str, Any]) -> ScanConfig:
+    if config is not None and options:
+        return replace(config, **options)
+    if config is not None:
+        return config
+    try:
+        return ScanConfig(**options)
+    except TypeError as error:
+        raise ConfigError(f"unknown option: {error}") from None
+
+
+def _as_record(item: Any, position: int, text_field: str, id_field: str) -> Record | Skipped:
+    origin = Origin(_LIBRARY_ORIGIN, position + 1)
+    if isinstance(item, Record):
+        return replace(item, position=position)
+    if isinstance(item, tuple) and len(item) == 2:
+        doc_id, text = item
+        fields = None
+    elif isinstance(item, Mapping):
+        if text_field not in item:
+            return Skipped(position, origin, f"missing text field {text_field!r}")
+        text = item[text_field]
+        doc_id = item.get(id_field, position + 1)
+        fields = {k: v for k, v in item.items() if k not in (text_field, id_field)}
+    else:
+        return Skipped(position, origin, f"a {type(item).__name__} is not a dict or an (id, text) pair")
+    if not isinstance(text, str):
+        return Skipped(position, origin, f"text is a {type(text).__name__}, not a string")
+    if not isinstance(doc_id, str | int) or isinstance(doc_id, bool):
+        return Skipped(position, origin, f"id is a {type(doc_id).__name__}, not a string or number")
+    return Record(position, str(doc_id), text, origin, fields=fields)
+
+
+def render_clusters(drafts: list[ClusterDraft], previews: Mapping[tuple[int, int], str]) -> list[Cluster]:
+    """Public clusters from drafts; ``previews`` maps (position, paragraph) to paragraph text."""
+    clusters = []
+    counters = {"document": 0, "paragraph": 0}
+    for draft in drafts:
+        counters[draft.level] += 1
+        prefix = "d" if draft.level == "document" else "p"
+        members = tuple(
+            Member(
+                ref.doc_id,
+                ref.paragraph,
+                ref.similarity,
+                "" if ref.paragraph is None else previews.get((ref.position, ref.paragraph), ""),
+            )
+            for ref in draft.members
+        )
+        clusters.append(
+            Cluster(f"{prefix}{counters[draft.level]:06d}", draft.level, members[0], members)  # type: ignore[arg-type]
+        )
+    return clusters
+
+
+def preview_wanted(drafts: list[ClusterDraft]) -> dict[int, list[tuple[int, tuple[int, int]]]]:
+    """Which paragraph previews each record position must supply: position -> (paragraph, span)."""
+    wanted: dict[int, list[tuple[int, tuple[int, int]]]] = {}
+    for draft in drafts:
+        for ref in draft.members:
+            if ref.paragraph is not None and ref.span is not None:
+                wanted.setdefault(ref.position, []).append((ref.paragraph, ref.span))
+    return wanted
+
+
+def take_previews(
+    text: str, position: int, wanted: Mapping[int, list[tuple[int, tuple[int, int]]]], into: dict[tuple[int, int], str]
+) -> None:
+    for paragraph, (start, end) in wanted.get(position, ()):
+        into[(position, paragraph)] = text[start:end][:PREVIEW_CHARS]
+
+
+def scan(
+    records: Iterable[Any],
+    config: ScanConfig | None = None,
+    *,
+    text_field: str = "text",
+    id_field: str = "id",
+    progress: Progress | None = None,
+    **options: Any,
+) -> ScanResult:
+    """Find duplicate documents and repeated paragraphs in ``records``.
+
+    ``records`` is any iterable of dicts (text in ``text_field``, id in ``id_field``, other
+    fields passed through) or of ``(id, text)`` pairs. Options are the fields of
+    :class:`ScanConfig` (``threshold=0.8``, ``shingle="word:5"``, ...).
+
+    >>> result = scan([("a", "The cat sat on the mat today."), ("b", "The cat sat on the mat today!")])
+    >>> result.duplicates
+    {'b': 'a'}
+    """
+    started = time.perf_counter()
+    cfg = _config(config, options)
+    items = [_as_record(item, i, text_field, id_field) for i, item in enumerate(records)]
+    pass_one = analyse(items, cfg, progress)
+    result = _assemble(items, pass_one, cfg)
+    result.stats.elapsed_seconds = round(time.perf_counter() - started, 3)
+    return result
+
+
+def _assemble(items: list[Record | Skipped], pass_one: PassOne, cfg: ScanConfig) -> ScanResult:
+    analysis = pass_one.analysis
+    wanted = preview_wanted(pass_one.drafts)
+    previews: dict[tuple[int, int], str] = {}
+    cleaned: list[CleanedRecord] = []
+    duplicates: dict[str, str] = {}
+    for item in items:
+        if not isinstance(item, Record) or item.position not in analysis.verdicts:
+            continue
+        verdict = analysis.verdicts[item.position]
+        take_previews(item.text, item.position, wanted, previews)
+        if verdict.status == "duplicate":
+            duplicates[item.id] = verdict.duplicate_of or ""
+            continue
+        cleaned.append(
+            CleanedRecord(
+                item.id,
+                remove_spans(item.text, verdict.drop_spans),
+                verdict.dropped_paragraphs,
+                item.origin,
+                item.fields,
+            )
+        )
+    return ScanResult(
+        clusters=render_clusters(pass_one.drafts, previews),
+        records=cleaned,
+        duplicates=duplicates,
+        skipped=analysis.skipped,
+        stats=analysis.stats,
+        config=cfg.as_dict(),
+        verdicts=[analysis.verdicts[p] for p in sorted(analysis.verdicts)],
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class FileScan:
+    """What :func:`scan_path` wrote and counted."""
+
+    out_dir: Path
+    summary: dict[str, Any]
+    clusters: int
+    notes: list[tuple[Origin, str]]
+
+
+def summary_dict(
+    stats: ScanStats, skipped: list[Skipped], notes: list[tuple[Origin, str]], cfg: ScanConfig, extra: dict[str, Any]
+) -> dict[str, Any]:
+    from dedupe.pipeline import Scanner  # noqa: F401  (documents where bands come from)
+    from dedupe.core.lsh import choose_bands
+
+    bands, rows = choose_bands(cfg.threshold, cfg.num_perm, cfg.min_candidate_probability)
+    return {
+        **extra,
+        "records_read": stats.records_read,
+        "records_kept": stats.records_kept,
+        "documents_removed": stats.documents_removed,
+        "paragraphs_removed": stats.paragraphs_removed,
+        "boilerplate_paragraphs_removed": stats.boilerplate_paragraphs_removed,
+        "records_skipped": stats.records_skipped,
+        "skipped": [s.as_dict() for s in skipped],
+        "warnings": [{"file": o.path, "line": o.line, "warning": m} for o, m in notes],
+        "document_clusters": stats.document_clusters,
+        "paragraph_clusters": stats.paragraph_clusters,
+        "candidate_pairs": stats.candidate_pairs,
+        "verified_pairs": stats.verified_pairs,
+        "parameters": {**cfg.as_dict(), "lsh_bands": bands, "lsh_rows": rows},
+        "elapsed_seconds": stats.elapsed_seconds,
+    }
+
+
+def scan_path(
+    path: str,
+    out_dir: str | Path,
+    config: ScanConfig | None = None,
+    *,
+    fmt: str | None = None,
+    text_field: str = "text",
+    id_field: str = "id",
+    progress: Progress | None = None,
+    on_note: Callable[[str], None] | None = None,
+    stdin: Any = None,
+    **options: Any,
+) -> FileScan:
+    """Scan a file, a directory of text files, or ``-`` (JSONL on standard input) and write
+    ``clusters.jsonl``, the cleaned copy and ``summary.json`` into ``out_dir``.
+
+    Two passes: the first signs and clusters (keeping no text), the second re-reads the input to
+    write cleaned copies byte-for-byte. Standard input is spooled to a temporary file first.
+    """
+    from dedupe.readers import open_source
+    from dedupe.writers import CleanedWriter, write_clusters, write_summary
+
+    started = time.perf_counter()
+    cfg = _config(config, options)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    with open_source(path, fmt, text_field=text_field, id_field=id_field, stdin=stdin) as source:  # type: ignore[arg-type]
+        pass_one = analyse(source, cfg, progress)
+        analysis = pass_one.analysis
+        wanted = preview_wanted(pass_one.drafts)
+        previews: dict[tuple[int, int], str] = {}
+        with CleanedWriter(out, source.format, source.is_tree, text_field, id_field) as writer:
+            for item in source:
+                if not isinstance(item, Record):
+                    continue
+                verdict = analysis.verdicts.get(item.position)
+                if verdict is None:
+                    continue
+                take_previews(item.text, item.position, wanted, previews)
+                if verdict.status == "kept":
+                    writer.write(item, remove_spans(item.text, verdict.drop_spans))
+        clusters = render_clusters(pass_one.drafts, previews)
+        write_clusters(out / "clusters.jsonl", clusters)
+        analysis.stats.elapsed_seconds = round(time.perf_counter() - started, 3)
+        summary = summary_dict(
+            analysis.stats,
+            analysis.skipped,
+            analysis.notes,
+            cfg,
+            {"input": path, "format": source.format, "output": str(out)},
+        )
+        write_summary(out / "summary.json", summary)
+    if on_note is not None:
+        for origin, message in analysis.notes:
+            on_note(f"{origin}: {message}")
+    return FileScan(out, summary, len(clusters), analysis.notes)

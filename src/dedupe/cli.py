@@ -1,0 +1,226 @@
+"""The ``dedupe`` command: options -> config -> one library call -> a readable result.
+
+This is the only module that imports typer or rich, and the only one that prints.
+"""
+
+from __future__ import annotations
+
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+from dedupe import __version__
+from dedupe.api import scan_path
+from dedupe.config import ScanConfig, ShingleSpec
+from dedupe.core.lsh import candidate_probability, choose_bands
+from dedupe.errors import ConfigError, DedupeError, InputError
+
+EXIT_INPUT = 2
+_MAX_WARNINGS_SHOWN = 20
+
+app = typer.Typer(
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    help="Find duplicate and near-duplicate documents and repeated paragraphs in text corpora.",
+)
+err = Console(stderr=True, highlight=False)
+out = Console(highlight=False)
+
+
+class InputFormat(str, Enum):
+    jsonl = "jsonl"
+    text = "text"
+
+
+class Keep(str, Enum):
+    first = "first"
+    longest = "longest"
+
+
+def _version(value: bool) -> None:
+    if value:
+        out.print(f"dedupe {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
+    ] = False,
+) -> None:
+    """Find duplicate and near-duplicate documents and repeated paragraphs in text corpora.
+
+    Example: dedupe scan articles.jsonl --out cleaned/
+    """
+
+
+def _explain_bands(cfg: ScanConfig) -> None:
+    bands, rows = choose_bands(cfg.threshold, cfg.num_perm, cfg.min_candidate_probability)
+    out.print(
+        f"LSH: {bands} bands x {rows} rows of {cfg.num_perm} permutations for threshold "
+        f"{cfg.threshold} ({cfg.shingle} shingles)"
+    )
+    for similarity in (cfg.threshold - 0.2, cfg.threshold - 0.1, cfg.threshold, cfg.threshold + 0.1):
+        if 0 < similarity <= 1:
+            p = float(candidate_probability(similarity, bands, rows))
+            out.print(f"  P(candidate | Jaccard {similarity:.2f}) = {p:.3f}")
+    out.print("  every candidate is verified on its full signature before it joins a cluster")
+
+
+@app.command(no_args_is_help=True)
+def scan(
+    corpus: Annotated[
+        str,
+        typer.Argument(
+            help="A JSONL file (.jsonl, .jsonl.gz), a directory of .txt/.md files, one text file, "
+            "or '-' for JSONL on standard input.",
+            show_default=False,
+        ),
+    ],
+    out_dir: Annotated[
+        Path, typer.Option("--out", "-o", help="Directory for clusters.jsonl, the cleaned copy and summary.json (created).")
+    ],
+    fmt: Annotated[
+        InputFormat | None,
+        typer.Option("--format", help="Input format; detected from the name when left out."),
+    ] = None,
+    text_field: Annotated[str, typer.Option(help="JSONL field that holds the text.")] = "text",
+    id_field: Annotated[
+        str, typer.Option(help="JSONL field that holds the id; the line number when absent.")
+    ] = "id",
+    threshold: Annotated[
+        float,
+        typer.Option(
+            min=0.01, max=1.0, help="Jaccard similarity at or above which two documents are duplicates."
+        ),
+    ] = ScanConfig.threshold,
+    shingle: Annotated[
+        str, typer.Option(help="Shingles compared: word:N (N words) or char:N (N characters).")
+    ] = str(ShingleSpec()),
+    num_perm: Annotated[int, typer.Option(help="MinHash permutations per document.")] = ScanConfig.num_perm,
+    seed: Annotated[int, typer.Option(help="Seed of the MinHash permutations.")] = ScanConfig.seed,
+    keep: Annotated[
+        Keep, typer.Option(help="Which member of a duplicate cluster stays: the first in input order, or the longest.")
+    ] = Keep.first,
+    paragraphs: Annotated[
+        bool,
+        typer.Option(
+            "--paragraphs/--no-paragraphs",
+            help="Also find paragraphs repeated inside a document (removed) and across documents (reported).",
+        ),
+    ] = True,
+    boilerplate_min_docs: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            help="Remove a paragraph found in at least this many documents from every cleaned copy (0: off).",
+        ),
+    ] = 0,
+    strict: Annotated[
+        bool, typer.Option(help="Stop at the first bad record (exit code 2) instead of skipping it.")
+    ] = False,
+    explain_bands: Annotated[
+        bool, typer.Option(help="Print the LSH bands chosen and the S-curve around the threshold.")
+    ] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors.")] = False,
+) -> None:
+    """Find duplicate documents and repeated paragraphs; write clusters and a cleaned copy.
+
+    Writes into --out: clusters.jsonl (one line per cluster of duplicates, with the kept member
+    and each member's similarity to it), cleaned.jsonl or cleaned/ (every record but the removed
+    duplicates, with repeated paragraphs cut out and every other byte unchanged) and summary.json
+    (counts, skipped records with file, line and reason, parameters, time).
+
+    Example: dedupe scan articles.jsonl --out out/ --threshold 0.8 --shingle word:5
+    """
+    try:
+        cfg = ScanConfig(
+            threshold=threshold,
+            num_perm=num_perm,
+            shingle=ShingleSpec.parse(shingle),
+            seed=seed,
+            keep=keep.value,  # type: ignore[arg-type]
+            paragraphs=paragraphs,
+            boilerplate_min_docs=boilerplate_min_docs,
+            strict=strict,
+        )
+    except ConfigError as error:
+        err.print(f"dedupe: error: {error}")
+        raise typer.Exit(EXIT_INPUT) from None
+    if explain_bands and not quiet:
+        _explain_bands(cfg)
+    warnings: list[str] = []
+    show_progress = sys.stderr.isatty() and not quiet
+    progress = Progress(
+        TextColumn("[bold]scanning[/bold]"),
+        BarColumn(bar_width=None),
+        TextColumn("{task.fields[records]:,} records, {task.fields[mb]:.1f} MB"),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+        disable=not show_progress,
+    )
+    try:
+        with progress:
+            task = progress.add_task("scan", total=None, records=0, mb=0.0)
+
+            def report(records: int, characters: int) -> None:
+                progress.update(task, records=records, mb=characters / 1e6)
+
+            result = scan_path(
+                corpus,
+                out_dir,
+                cfg,
+                fmt=fmt.value if fmt else None,
+                text_field=text_field,
+                id_field=id_field,
+                progress=report,
+                on_note=warnings.append,
+            )
+    except InputError as error:
+        err.print(f"dedupe: error: {error}")
+        raise typer.Exit(EXIT_INPUT) from None
+    except DedupeError as error:
+        err.print(f"dedupe: error: {error}")
+        raise typer.Exit(EXIT_INPUT) from None
+    except OSError as error:
+        err.print(f"dedupe: error: {error.strerror or error}: {error.filename or ''}".rstrip(": "))
+        raise typer.Exit(1) from None
+    if not quiet:
+        _print_summary(result.summary, warnings)
+
+
+def _print_summary(summary: dict[str, Any], warnings: list[str]) -> None:
+    lines = [f"{s['file']}{'' if s['line'] is None else ':' + str(s['line'])}: skipped: {s['reason']}" for s in summary["skipped"]]
+    lines += [f"{w}" for w in warnings]
+    for line in lines[:_MAX_WARNINGS_SHOWN]:
+        err.print(f"warning: {line}", markup=False)
+    if len(lines) > _MAX_WARNINGS_SHOWN:
+        err.print(f"warning: ... and {len(lines) - _MAX_WARNINGS_SHOWN} more (see summary.json)")
+    out.print(
+        f"{summary['records_read']:,} records read: {summary['records_kept']:,} kept, "
+        f"{summary['documents_removed']:,} removed as duplicates, "
+        f"{summary['records_skipped']:,} skipped; "
+        f"{summary['paragraphs_removed']:,} repeated paragraphs removed "
+        f"({summary['boilerplate_paragraphs_removed']:,} as boilerplate)."
+    )
+    out.print(
+        f"{summary['document_clusters']:,} document clusters, {summary['paragraph_clusters']:,} "
+        f"paragraph clusters, {summary['elapsed_seconds']:.2f} s. Output: {summary['output']}"
+    )
+
+
+def run() -> None:
+    """Console-script entry point: never a traceback for an expected failure."""
+    try:
+        app()
+    except KeyboardInterrupt:
+        err.print("dedupe: interrupted")
+        raise SystemExit(130) from None

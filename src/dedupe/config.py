@@ -1,0 +1,116 @@
+"""Frozen, self-validating configuration. Defaults carry the measurement that chose them."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+from dedupe.errors import ConfigError
+
+ShingleKind = Literal["word", "char"]
+KeepRule = Literal["first", "longest"]
+
+_SHINGLE_RE = re.compile(r"^(word|char):([1-9][0-9]*)$")
+
+
+@dataclass(frozen=True, slots=True)
+class ShingleSpec:
+    """What a shingle is: ``word:5`` = five consecutive words, ``char:9`` = nine characters."""
+
+    kind: ShingleKind = "word"
+    size: int = 5
+
+    @classmethod
+    def parse(cls, text: str) -> ShingleSpec:
+        """Parse ``word:N`` or ``char:N``.
+
+        >>> ShingleSpec.parse("char:7")
+        ShingleSpec(kind='char', size=7)
+        """
+        match = _SHINGLE_RE.match(text.strip().lower())
+        if match is None:
+            raise ConfigError(
+                f"shingle {text!r} is not KIND:SIZE; use word:N (e.g. word:5) or char:N (e.g. char:9)"
+            )
+        size = int(match.group(2))
+        if size > 64:
+            raise ConfigError(f"shingle size {size} is too large (at most 64)")
+        return cls(kind=match.group(1), size=size)  # type: ignore[arg-type]
+
+    def __str__(self) -> str:
+        return f"{self.kind}:{self.size}"
+
+
+@dataclass(frozen=True, slots=True)
+class ScanConfig:
+    """Everything that decides what a scan calls a duplicate.
+
+    Document level
+        ``threshold``: Jaccard similarity of shingle sets at or above which two documents are
+        near-duplicates. ``num_perm``: MinHash permutations (128 gives a standard error of the
+        estimate of at most 0.044, 0.035 at J=0.8). ``min_candidate_probability``: the LSH bands
+        are chosen so that a pair at exactly the threshold becomes a candidate with at least this
+        probability (datasketch's equal-weight choice gives only 0.40 at 0.8 with 128
+        permutations); every candidate is verified on the full signature before it joins a cluster.
+
+    Paragraph level
+        Paragraphs of at least ``min_paragraph_words`` words are compared inside each document on
+        exact sets of word ``paragraph_ngram``-grams: a later paragraph is a repeat when its Jaccard
+        similarity with an earlier one reaches ``paragraph_threshold`` or when at least
+        ``paragraph_containment`` of its shingles lie in an earlier one (a pull quote).
+        ``boilerplate_min_docs`` > 0 removes a paragraph found in that many distinct documents.
+    """
+
+    threshold: float = 0.7
+    num_perm: int = 128
+    shingle: ShingleSpec = field(default_factory=ShingleSpec)
+    seed: int = 1
+    keep: KeepRule = "first"
+    min_candidate_probability: float = 0.95
+    paragraphs: bool = True
+    min_paragraph_words: int = 8
+    paragraph_ngram: int = 3
+    paragraph_threshold: float = 0.6
+    paragraph_containment: float = 0.8
+    paragraph_num_perm: int = 32
+    boilerplate_min_docs: int = 0
+    strict: bool = False
+
+    def __post_init__(self) -> None:
+        if isinstance(self.shingle, str):
+            object.__setattr__(self, "shingle", ShingleSpec.parse(self.shingle))
+        for name in ("threshold", "paragraph_threshold", "paragraph_containment"):
+            value = getattr(self, name)
+            if not 0.0 < value <= 1.0:
+                raise ConfigError(f"{name} must be in (0, 1], got {value!r}")
+        if not 0.0 < self.min_candidate_probability < 1.0:
+            raise ConfigError(
+                f"min_candidate_probability must be in (0, 1), got {self.min_candidate_probability!r}"
+            )
+        if not 2 <= self.num_perm <= 1024:
+            raise ConfigError(f"num_perm must be between 2 and 1024, got {self.num_perm!r}")
+        if not 2 <= self.paragraph_num_perm <= self.num_perm:
+            raise ConfigError(
+                f"paragraph_num_perm must be between 2 and num_perm ({self.num_perm}), "
+                f"got {self.paragraph_num_perm!r}"
+            )
+        if self.keep not in ("first", "longest"):
+            raise ConfigError(f"keep must be 'first' or 'longest', got {self.keep!r}")
+        if not 0 <= self.seed < 2**32:
+            raise ConfigError(f"seed must be in [0, 2**32), got {self.seed!r}")
+        if self.min_paragraph_words < 1 or not 1 <= self.paragraph_ngram <= 16:
+            raise ConfigError(
+                "min_paragraph_words must be >= 1 and paragraph_ngram in 1..16, got "
+                f"{self.min_paragraph_words!r} and {self.paragraph_ngram!r}"
+            )
+        if self.boilerplate_min_docs < 0 or self.boilerplate_min_docs == 1:
+            raise ConfigError(
+                "boilerplate_min_docs must be 0 (off) or at least 2, "
+                f"got {self.boilerplate_min_docs!r}"
+            )
+
+    def as_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["shingle"] = str(self.shingle)
+        return out

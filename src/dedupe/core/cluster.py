@@ -1,0 +1,74 @@
+"""Connected components of verified pairs, and the kept member of each."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+import numpy.typing as npt
+
+I64 = npt.NDArray[np.int64]
+
+
+def connected_components(num_nodes: int, pairs: I64) -> I64:
+    """Label of each node: the smallest node index in its component.
+
+    Min-label propagation with pointer jumping, all in array operations; it converges in a few
+    rounds even for long chains because every round also jumps labels to their labels' labels.
+
+    >>> connected_components(6, np.array([[0, 3], [3, 5], [1, 2]])).tolist()
+    [0, 1, 1, 0, 4, 0]
+    """
+    labels = np.arange(num_nodes, dtype=np.int64)
+    if len(pairs) == 0:
+        return labels
+    left, right = pairs[:, 0], pairs[:, 1]
+    while True:
+        before = labels.copy()
+        low = np.minimum(labels[left], labels[right])
+        np.minimum.at(labels, left, low)
+        np.minimum.at(labels, right, low)
+        labels = labels[labels]
+        while True:
+            jumped = labels[labels]
+            if np.array_equal(jumped, labels):
+                break
+            labels = jumped
+        if np.array_equal(labels, before):
+            return labels
+
+
+def keepers(labels: I64, lengths: npt.NDArray[np.int64], rule: Literal["first", "longest"]) -> I64:
+    """The kept node of each node's component: the first (smallest index = input order), or the
+    longest with ties to the first.
+
+    >>> keepers(np.array([0, 1, 0, 0]), np.array([5, 9, 7, 7]), "longest").tolist()
+    [2, 1, 2, 2]
+    """
+    if rule == "first":
+        return labels.copy()
+    nodes = np.arange(len(labels))
+    # Sort by component, then longest first, then input order; the first of each run wins.
+    order = np.lexsort((nodes, -lengths, labels))
+    sorted_labels = labels[order]
+    starts = np.flatnonzero(np.r_[True, sorted_labels[1:] != sorted_labels[:-1]])
+    winner = np.empty(len(labels), dtype=np.int64)
+    winner[sorted_labels[starts]] = order[starts]
+    return winner[labels]
+
+
+def equal_key_pairs(keys: npt.NDArray[np.uint64], mask: npt.NDArray[np.bool_]) -> I64:
+    """Pairs (first, other) linking every masked node to the first masked node with the same
+    key: exact duplicates as a star, linear in their number.
+
+    >>> equal_key_pairs(np.array([7, 3, 7, 7], dtype=np.uint64), np.array([True] * 4)).tolist()
+    [[0, 2], [0, 3]]
+    """
+    order = np.lexsort((np.arange(len(keys)), keys))
+    order = order[mask[order]]
+    if len(order) < 2:
+        return np.empty((0, 2), dtype=np.int64)
+    sorted_keys = keys[order]
+    same = np.r_[False, sorted_keys[1:] == sorted_keys[:-1]]
+    run_first = order[np.maximum.accumulate(np.where(~same, np.arange(len(order)), 0))]
+    return np.stack([run_first[same], order[same]], axis=1).astype(np.int64)

@@ -1,0 +1,140 @@
+"""Per-batch features: everything later stages need from a document, computed from its text
+once, so the text can be dropped after its batch.
+
+A batch is a list of texts. Units (paragraphs or, for flattened text, sentences) are character
+spans; their word tokens, concatenated, are the document's tokens, so paragraph shingles reuse
+the document's token hashes instead of tokenising again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from dedupe.config import ScanConfig
+from dedupe.core.normalise import normalise_text, word_tokens
+from dedupe.core.repeats import overlapping_units, repeated_units
+from dedupe.core.segment import paragraph_spans
+from dedupe.core.shingle import (
+    I64,
+    U32,
+    U64,
+    hash_codepoints,
+    hash_tokens,
+    ngram_hashes,
+    unit_hashes,
+)
+from dedupe.core.signature import Permutations, minhash
+
+F64 = np.ndarray
+
+
+@dataclass(frozen=True, slots=True)
+class BatchFeatures:
+    """Features of one batch of documents, indexed by position in the batch.
+
+    Document arrays have one row per document; unit arrays one row per unit (paragraph) of every
+    document, in document then text order; ``unit_doc`` says whose. "Eligible" units (at least
+    ``min_paragraph_words`` words) are the ones compared; ``eligible`` indexes into the units.
+    ``repeat_earlier``/``repeat_later`` are unit indices of within-document repeats with their
+    exact Jaccard similarity.
+    """
+
+    doc_tokens: I64
+    doc_exact: U64
+    doc_signatures: U32
+    unit_doc: I64
+    unit_start: I64
+    unit_end: I64
+    eligible: I64
+    eligible_exact: U64
+    eligible_signatures: U32
+    repeat_earlier: I64
+    repeat_later: I64
+    repeat_jaccard: F64
+
+
+def _segment(texts: list[str], with_units: bool) -> tuple[list[str], I64, I64, I64, I64, I64]:
+    """Tokens of every unit of every text, and the unit and document token ranges."""
+    tokens: list[str] = []
+    unit_doc: list[int] = []
+    unit_start: list[int] = []
+    unit_end: list[int] = []
+    unit_tokens: list[int] = []
+    doc_tokens: list[int] = []
+    for doc, text in enumerate(texts):
+        before = len(tokens)
+        spans = paragraph_spans(text) if with_units else [(0, len(text))]
+        for start, end in spans:
+            unit = word_tokens(text, start, end)
+            tokens.extend(unit)
+            unit_doc.append(doc)
+            unit_start.append(start)
+            unit_end.append(end)
+            unit_tokens.append(len(unit))
+        doc_tokens.append(len(tokens) - before)
+    as_array = np.asarray
+    return (
+        tokens,
+        as_array(unit_doc, dtype=np.int64),
+        as_array(unit_start, dtype=np.int64),
+        as_array(unit_end, dtype=np.int64),
+        as_array(unit_tokens, dtype=np.int64),
+        as_array(doc_tokens, dtype=np.int64),
+    )
+
+
+def _ranges(counts: I64) -> tuple[I64, I64]:
+    ends = np.cumsum(counts)
+    return ends - counts, ends
+
+
+def _char_shingles(texts: list[str], size: int) -> tuple[U32, I64]:
+    normalised = [normalise_text(text) for text in texts]
+    lengths = np.fromiter(map(len, normalised), dtype=np.int64, count=len(normalised))
+    starts, ends = _ranges(lengths)
+    return ngram_hashes(hash_codepoints("".join(normalised)), starts, ends, size)
+
+
+def featurise(texts: list[str], config: ScanConfig, perms: Permutations) -> BatchFeatures:
+    """Compute the features of a batch of texts (pure: same texts and config, same arrays)."""
+    tokens, unit_doc, unit_start, unit_end, unit_tokens, doc_tokens = _segment(
+        texts, config.paragraphs
+    )
+    token_hashes = hash_tokens(tokens)
+    del tokens
+    doc_begin, doc_finish = _ranges(doc_tokens)
+    if config.shingle.kind == "word":
+        doc_shingles, doc_owner = ngram_hashes(token_hashes, doc_begin, doc_finish, config.shingle.size)
+    else:
+        doc_shingles, doc_owner = _char_shingles(texts, config.shingle.size)
+    doc_signatures = minhash(doc_shingles, doc_owner, len(texts), perms)
+    doc_exact = unit_hashes(token_hashes, doc_begin, doc_finish)
+
+    unit_begin, unit_finish = _ranges(unit_tokens)
+    eligible = np.flatnonzero(unit_tokens >= config.min_paragraph_words) if config.paragraphs else (
+        np.empty(0, dtype=np.int64)
+    )
+    e_begin, e_finish = unit_begin[eligible], unit_finish[eligible]
+    para_shingles, para_owner = ngram_hashes(token_hashes, e_begin, e_finish, config.paragraph_ngram)
+    pairs = overlapping_units(para_shingles, para_owner, unit_doc[eligible], len(eligible))
+    earlier, later, jaccard = repeated_units(
+        pairs, config.paragraph_threshold, config.paragraph_containment
+    )
+    return BatchFeatures(
+        doc_tokens=doc_tokens,
+        doc_exact=doc_exact,
+        doc_signatures=doc_signatures,
+        unit_doc=unit_doc,
+        unit_start=unit_start,
+        unit_end=unit_end,
+        eligible=eligible,
+        eligible_exact=unit_hashes(token_hashes, e_begin, e_finish),
+        eligible_signatures=minhash(
+            para_shingles, para_owner, len(eligible), perms.head(config.paragraph_num_perm)
+        ),
+        repeat_earlier=eligible[earlier],
+        repeat_later=eligible[later],
+        repeat_jaccard=jaccard,
+    )

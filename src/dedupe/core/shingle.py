@@ -1,0 +1,125 @@
+"""Shingles as 32-bit hashes in numpy arrays, built for many units (documents or paragraphs) at once.
+
+Each distinct token is hashed once with xxhash; n-grams are combined from the token hashes with
+array operations over the whole batch, so no Python code runs per shingle. A unit is a half-open
+range of tokens in the batch's token array; units shorter than ``n`` tokens get one shingle of
+all their tokens, so a three-word document still has a signature.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+import xxhash
+
+U32 = npt.NDArray[np.uint32]
+U64 = npt.NDArray[np.uint64]
+I64 = npt.NDArray[np.int64]
+
+_ROTATE = np.uint64(27)
+_ROTATE_BACK = np.uint64(64 - 27)
+_MULTIPLIER = np.uint64(0x9E3779B97F4A7C15)
+
+
+def _fmix64(values: U64) -> U64:
+    """MurmurHash3's 64-bit finaliser: an avalanching bijection (wrapping multiplies)."""
+    values = values ^ (values >> np.uint64(33))
+    values = values * np.uint64(0xFF51AFD7ED558CCD)
+    values = values ^ (values >> np.uint64(33))
+    values = values * np.uint64(0xC4CEB9FE1A85EC53)
+    return values ^ (values >> np.uint64(33))
+
+
+def hash_tokens(tokens: list[str]) -> U64:
+    """xxh3-64 of each token, each distinct token hashed once.
+
+    >>> h = hash_tokens(["a", "b", "a"])
+    >>> bool(h[0] == h[2]), bool(h[0] != h[1])
+    (True, True)
+    """
+    if not tokens:
+        return np.empty(0, dtype=np.uint64)
+    distinct = dict.fromkeys(tokens)
+    hashes = map(xxhash.xxh3_64_intdigest, map(str.encode, distinct))
+    table = dict(zip(distinct, hashes, strict=True))
+    return np.fromiter(map(table.__getitem__, tokens), dtype=np.uint64, count=len(tokens))
+
+
+def hash_codepoints(text: str) -> U64:
+    """One hash per character (character shingles), without a Python loop."""
+    points = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
+    return _fmix64(points + _MULTIPLIER)
+
+
+def _combine(token_hashes: U64, n: int) -> U64:
+    """Order-sensitive hash of every window of ``n`` consecutive tokens (len - n + 1 values)."""
+    count = len(token_hashes) - n + 1
+    acc = token_hashes[:count].copy()
+    for k in range(1, n):
+        acc = ((acc << _ROTATE) | (acc >> _ROTATE_BACK)) * _MULTIPLIER
+        acc ^= token_hashes[k : k + count]
+    return _fmix64(acc + np.uint64(n))
+
+
+def _to_u32(values: U64) -> U32:
+    return (values >> np.uint64(32)).astype(np.uint32)
+
+
+def _expand(starts: I64, counts: I64) -> tuple[I64, I64, I64]:
+    """For ranges ``[starts[u], starts[u] + counts[u])``: the owner and position of every slot,
+    and the first slot of each range."""
+    total = int(counts.sum())
+    owner = np.repeat(np.arange(len(starts), dtype=np.int64), counts)
+    first_slot = np.cumsum(counts) - counts
+    positions = np.repeat(starts, counts) + (np.arange(total, dtype=np.int64) - first_slot[owner])
+    return owner, positions, first_slot
+
+
+def ngram_hashes(token_hashes: U64, starts: I64, ends: I64, n: int) -> tuple[U32, I64]:
+    """Shingle hashes of every unit and, beside each, the index of the unit that owns it.
+
+    Units are token ranges ``[starts[u], ends[u])``, in ascending order and not overlapping; the
+    result is grouped by unit in unit order (what :func:`dedupe.core.signature.minhash` needs).
+
+    >>> t = hash_tokens("a b c d a b c".split())
+    >>> h, owner = ngram_hashes(t, np.array([0, 4]), np.array([4, 7]), 3)
+    >>> owner.tolist(), bool(h[0] == h[2])
+    ([0, 0, 1], True)
+    """
+    starts = np.asarray(starts, dtype=np.int64)
+    ends = np.asarray(ends, dtype=np.int64)
+    lengths = ends - starts
+    per_unit = np.where(lengths >= n, lengths - n + 1, np.minimum(lengths, 1))
+    owner, positions, first_slot = _expand(starts, per_unit)
+    if len(owner) == 0:
+        return np.empty(0, dtype=np.uint32), owner
+    hashes = np.empty(len(owner), dtype=np.uint64)
+    long_enough = lengths[owner] >= n
+    if len(token_hashes) >= n and long_enough.any():
+        windows = _combine(token_hashes, n)
+        hashes[long_enough] = windows[positions[long_enough]]
+    for unit in np.flatnonzero((lengths > 0) & (lengths < n)):
+        start, end = int(starts[unit]), int(ends[unit])
+        hashes[first_slot[unit]] = _combine(token_hashes[start:end], end - start)[0]
+    return _to_u32(hashes), owner
+
+
+def unit_hashes(token_hashes: U64, starts: I64, ends: I64) -> U64:
+    """A 64-bit hash of each unit's whole token sequence: equal for texts that are exact
+    duplicates after normalisation, order-sensitive.
+
+    >>> t = hash_tokens("a b c a b c b a".split())
+    >>> h = unit_hashes(t, np.array([0, 3, 6]), np.array([3, 6, 8]))
+    >>> bool(h[0] == h[1]), bool(h[0] == h[2])
+    (True, False)
+    """
+    starts = np.asarray(starts, dtype=np.int64)
+    lengths = np.asarray(ends, dtype=np.int64) - starts
+    owner, positions, first_slot = _expand(starts, lengths)
+    sums = np.zeros(len(starts), dtype=np.uint64)
+    if len(owner):
+        relative = (positions - starts[owner]).astype(np.uint64)
+        terms = _fmix64(token_hashes[positions] * _MULTIPLIER + relative)
+        nonempty = lengths > 0
+        sums[nonempty] = np.add.reduceat(terms, first_slot[nonempty])
+    return _fmix64(sums ^ lengths.astype(np.uint64))

@@ -1,0 +1,37 @@
+"""Verification: a band collision only nominates a pair; the full signature decides.
+
+The share of equal signature positions is an unbiased estimate of Jaccard similarity with
+standard error sqrt(j(1-j)/num_perm): 0.035 at j=0.8 with 128 permutations, where a single band
+of 8 rows agrees by chance for any pair above about 0.6.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+
+from dedupe.core.shingle import U32
+
+F64 = npt.NDArray[np.float64]
+_CHUNK_PAIRS = 65_536
+
+
+def estimated_jaccard(signatures: U32, pairs: npt.NDArray[np.int64]) -> F64:
+    """Estimated Jaccard similarity of each pair of rows of ``signatures``."""
+    out = np.empty(len(pairs), dtype=np.float64)
+    for begin in range(0, len(pairs), _CHUNK_PAIRS):
+        chunk = pairs[begin : begin + _CHUNK_PAIRS]
+        equal = signatures[chunk[:, 0]] == signatures[chunk[:, 1]]
+        out[begin : begin + len(chunk)] = equal.mean(axis=1)
+    return out
+
+
+def exact_jaccard(a: npt.ArrayLike, b: npt.ArrayLike) -> float:
+    """Exact Jaccard similarity of two sets of shingle hashes (1.0 for two empty sets).
+
+    >>> exact_jaccard([1, 2, 3], [2, 3, 4])
+    0.5
+    """
+    sa, sb = np.unique(np.asarray(a)), np.unique(np.asarray(b))
+    union = len(np.union1d(sa, sb))
+    return 1.0 if union == 0 else len(np.intersect1d(sa, sb, assume_unique=True)) / union

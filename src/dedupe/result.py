@@ -1,0 +1,125 @@
+"""What a scan returns: clusters, per-record verdicts, cleaned records and counts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from dedupe.records import Origin, Skipped
+
+Level = Literal["document", "paragraph"]
+Status = Literal["kept", "duplicate"]
+
+
+@dataclass(frozen=True, slots=True)
+class Member:
+    """One member of a cluster. ``similarity`` is the Jaccard similarity with the kept member
+    (1.0 for the kept member itself); ``paragraph`` is the 0-based paragraph index in the
+    document (None at document level); ``text`` is the paragraph cut at 200 characters, or ""
+    at document level."""
+
+    doc_id: str
+    paragraph: int | None
+    similarity: float
+    text: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "doc_id": self.doc_id,
+            "paragraph": self.paragraph,
+            "similarity": self.similarity,
+            "text": self.text,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Cluster:
+    cluster_id: str
+    level: Level
+    keep: Member
+    members: tuple[Member, ...]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "cluster_id": self.cluster_id,
+            "level": self.level,
+            "keep": self.keep.as_dict(),
+            "members": [m.as_dict() for m in self.members],
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """The decision for one scanned record, by input position.
+
+    ``status`` "kept": the record stays, minus the character spans in ``drop_spans`` (its repeated
+    paragraphs, each with the separator that follows it). "duplicate": the whole record is a
+    document-level duplicate of the record ``duplicate_of`` (an id) and is left out.
+    """
+
+    position: int
+    id: str
+    status: Status
+    duplicate_of: str | None = None
+    similarity: float | None = None
+    drop_spans: tuple[tuple[int, int], ...] = ()
+    dropped_paragraphs: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class CleanedRecord:
+    """A kept record: its text with repeated paragraphs removed, byte-for-byte otherwise."""
+
+    id: str
+    text: str
+    removed_paragraphs: tuple[int, ...]
+    origin: Origin
+    fields: dict[str, Any] | None = None
+
+    def as_dict(self, text_field: str = "text", id_field: str = "id") -> dict[str, Any]:
+        out = dict(self.fields or {})
+        out[id_field] = self.id
+        out[text_field] = self.text
+        return out
+
+
+@dataclass(slots=True)
+class ScanStats:
+    records_read: int = 0
+    records_kept: int = 0
+    documents_removed: int = 0
+    paragraphs_removed: int = 0
+    boilerplate_paragraphs_removed: int = 0
+    records_skipped: int = 0
+    document_clusters: int = 0
+    paragraph_clusters: int = 0
+    candidate_pairs: int = 0
+    verified_pairs: int = 0
+    elapsed_seconds: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in self.__slots__}  # type: ignore[attr-defined]
+
+
+@dataclass(slots=True)
+class Analysis:
+    """Pass one's result: everything needed to write outputs, nothing of the corpus text."""
+
+    verdicts: dict[int, Verdict] = field(default_factory=dict)
+    clusters: list[Cluster] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)
+    notes: list[tuple[Origin, str]] = field(default_factory=list)
+    stats: ScanStats = field(default_factory=ScanStats)
+
+
+@dataclass(slots=True)
+class ScanResult:
+    """What :func:`dedupe.scan` returns."""
+
+    clusters: list[Cluster]
+    records: list[CleanedRecord]
+    duplicates: dict[str, str]
+    skipped: list[Skipped]
+    stats: ScanStats
+    config: dict[str, Any]
+    verdicts: list[Verdict] = field(default_factory=list)

@@ -1,0 +1,74 @@
+import numpy as np
+import pytest
+
+from dedupe.core.cluster import connected_components, keepers
+from dedupe.core.lsh import (
+    MAX_BUCKET_PAIRS,
+    band_keys,
+    candidate_probability,
+    choose_bands,
+    pairs_sharing_keys,
+)
+
+
+@pytest.mark.parametrize("threshold", [0.5, 0.6, 0.7, 0.8, 0.9, 0.95])
+@pytest.mark.parametrize("num_perm", [64, 128, 256])
+def test_chosen_bands_reach_the_wanted_probability(threshold, num_perm):
+    bands, rows = choose_bands(threshold, num_perm, 0.95)
+    assert bands * rows <= num_perm
+    assert candidate_probability(threshold, bands, rows) >= 0.95
+
+
+def test_band_choice_trades_recall_for_candidates_not_blindly():
+    # Fewer expected false candidates at 0.5 than a single-row band scheme would give.
+    bands, rows = choose_bands(0.8, 128, 0.95)
+    assert rows > 1
+    assert candidate_probability(0.5, bands, rows) < 0.25
+
+
+def test_pairs_sharing_keys_brute_force():
+    rng = np.random.default_rng(0)
+    keys = rng.integers(0, 6, size=(40, 3)).astype(np.uint64)
+    expected = {
+        (i, j)
+        for i in range(40)
+        for j in range(i + 1, 40)
+        if (keys[i] == keys[j]).any()
+    }
+    found = {tuple(p) for p in pairs_sharing_keys(keys).tolist()}
+    assert found == expected
+
+
+def test_large_buckets_stay_connected_and_linear():
+    n = MAX_BUCKET_PAIRS * 10
+    keys = np.zeros((n, 2), dtype=np.uint64)
+    pairs = pairs_sharing_keys(keys)
+    assert len(pairs) < 3 * n
+    labels = connected_components(n, pairs)
+    assert (labels == 0).all()
+
+
+def test_mask_excludes_rows():
+    keys = np.zeros((4, 1), dtype=np.uint64)
+    pairs = pairs_sharing_keys(keys, np.array([True, False, True, True]))
+    assert {tuple(p) for p in pairs.tolist()} == {(0, 2), (0, 3), (2, 3)}
+
+
+def test_band_keys_equal_for_equal_bands():
+    sigs = np.array([[1, 2, 3, 4], [1, 2, 9, 9], [7, 2, 3, 4]], dtype=np.uint32)
+    keys = band_keys(sigs, 2, 2)
+    assert keys[0, 0] == keys[1, 0] and keys[0, 1] != keys[1, 1]
+    assert keys[0, 1] == keys[2, 1] and keys[0, 0] != keys[2, 0]
+
+
+def test_components_of_a_long_chain():
+    n = 5000
+    pairs = np.stack([np.arange(n - 1), np.arange(1, n)], axis=1)[::-1].copy()
+    assert (connected_components(n, pairs) == 0).all()
+
+
+def test_keepers_first_and_longest():
+    labels = np.array([0, 0, 2, 0, 2])
+    lengths = np.array([5, 8, 3, 8, 3])
+    assert keepers(labels, lengths, "first").tolist() == [0, 0, 2, 0, 2]
+    assert keepers(labels, lengths, "longest").tolist() == [1, 1, 2, 1, 2]

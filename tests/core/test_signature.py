@@ -1,0 +1,80 @@
+"""Our vectorised signatures against datasketch and against exact Jaccard."""
+
+import numpy as np
+from datasketch import MinHash
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from dedupe.core.shingle import hash_tokens, ngram_hashes
+from dedupe.core.signature import EMPTY, minhash, permutations
+from dedupe.core.verify import estimated_jaccard, exact_jaccard
+
+
+def _datasketch_signature(hashes: np.ndarray, num_perm: int, seed: int) -> np.ndarray:
+    reference = MinHash(num_perm=num_perm, seed=seed, hashfunc=lambda value: value)
+    reference.update_batch([int(h) for h in hashes])
+    return reference.hashvalues
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.lists(st.lists(st.integers(0, 2**32 - 1), min_size=1, max_size=60), min_size=1, max_size=6),
+    st.sampled_from([16, 64, 128]),
+    st.integers(0, 2**31),
+)
+def test_signatures_equal_datasketch_affine32(units, num_perm, seed):
+    shingles = np.array([h for unit in units for h in unit], dtype=np.uint32)
+    owner = np.repeat(np.arange(len(units)), [len(u) for u in units])
+    ours = minhash(shingles, owner, len(units), permutations(num_perm, seed))
+    for index, unit in enumerate(units):
+        expected = _datasketch_signature(np.array(unit, dtype=np.uint32), num_perm, seed)
+        assert np.array_equal(ours[index], expected)
+
+
+def test_unit_without_shingles_is_empty():
+    sigs = minhash(np.array([5], dtype=np.uint32), np.array([1]), 3, permutations(8, 1))
+    assert (sigs[0] == EMPTY).all() and (sigs[2] == EMPTY).all()
+    assert not (sigs[1] == EMPTY).all()
+
+
+def test_signature_does_not_depend_on_batching():
+    perms = permutations(128, 7)
+    tokens = hash_tokens([f"w{i % 1013}" for i in range(50_000)])
+    starts, ends = np.array([0, 20_000]), np.array([20_000, 50_000])
+    sh, owner = ngram_hashes(tokens, starts, ends, 5)
+    together = minhash(sh, owner, 2, perms)
+    alone = minhash(sh[owner == 1], np.zeros(int((owner == 1).sum()), dtype=np.int64), 1, perms)
+    assert np.array_equal(together[1], alone[0])
+
+
+# The estimate's standard error is sqrt(J(1-J)/num_perm) <= 0.0442 at 128 permutations; a bound
+# of 0.2 is 4.5 standard errors, so an honest estimator fails it about once in 150,000 pairs.
+ESTIMATE_BOUND = 0.2
+
+
+@settings(max_examples=150, deadline=None, derandomize=True)
+@given(st.integers(20, 400), st.integers(20, 400), st.integers(0, 400), st.integers(0, 2**31))
+def test_estimate_within_bound_of_exact_jaccard(only_a, only_b, shared, seed):
+    rng = np.random.default_rng(seed)
+    universe = rng.choice(2**32 - 1, size=only_a + only_b + shared, replace=False).astype(np.uint32)
+    a = universe[: only_a + shared]
+    b = universe[only_a:]
+    sh = np.concatenate([a, b])
+    owner = np.repeat([0, 1], [len(a), len(b)])
+    sigs = minhash(sh, owner, 2, permutations(128, 1))
+    estimate = estimated_jaccard(sigs, np.array([[0, 1]]))[0]
+    assert abs(estimate - exact_jaccard(a, b)) <= ESTIMATE_BOUND
+
+
+def test_estimate_is_unbiased_on_average():
+    rng = np.random.default_rng(3)
+    errors = []
+    perms = permutations(128, 1)
+    for _ in range(200):
+        shared, only = rng.integers(10, 300), rng.integers(10, 300)
+        universe = rng.choice(2**32 - 1, size=shared + 2 * only, replace=False).astype(np.uint32)
+        a, b = universe[: shared + only], universe[only:]
+        sigs = minhash(np.concatenate([a, b]), np.repeat([0, 1], [len(a), len(b)]), 2, perms)
+        errors.append(estimated_jaccard(sigs, np.array([[0, 1]]))[0] - exact_jaccard(a, b))
+    assert abs(np.mean(errors)) < 0.01
+    assert np.mean(np.abs(errors)) < 0.04

@@ -1,0 +1,95 @@
+"""Normalisation, segmentation and within-document repeats on small, named cases."""
+
+import numpy as np
+import pytest
+
+from dedupe.core.normalise import normalise_text, word_tokens
+from dedupe.core.repeats import overlapping_units, repeated_units
+from dedupe.core.segment import drop_spans, paragraph_spans
+
+SAME_FOR_COMPARISON = [
+    ("it didn't resolve", 'it didn"t resolve'),
+    ("it didn't resolve", "it didn\u2019t resolve"),
+    ("\u201cacute issues\u201d", '"acute issues"'),
+    ("The call \u2014 initiated", 'The call "? initiated'),
+    ("The call\u2014initiated", "The call - initiated"),
+    ("non\u00a0breaking space", "non breaking  space"),
+    ("line\r\nbreaks\nhere", "line breaks here"),
+    ("CASE Folding", "case folding"),
+    ("ﬁnance ｆｕｌｌwidth", "finance fullwidth"),
+]
+
+
+@pytest.mark.parametrize(("a", "b"), SAME_FOR_COMPARISON)
+def test_variants_compare_equal(a, b):
+    assert word_tokens(a) == word_tokens(b)
+    assert normalise_text(a) == normalise_text(b)
+
+
+MUST_DIFFER = [("the cat", "the cap"), ("don't", "dont"), ("a b", "ab")]
+
+
+@pytest.mark.parametrize(("a", "b"), MUST_DIFFER)
+def test_real_differences_stay(a, b):
+    assert word_tokens(a) != word_tokens(b)
+
+
+def test_cjk_is_tokenised_per_character():
+    assert word_tokens("東京都に住んでいます") == list("東京都に住んでいます")
+
+
+def _texts(text):
+    return [text[s:e] for s, e in paragraph_spans(text)]
+
+
+def test_blank_lines_with_spaces_and_nbsp_separate():
+    text = "One para here.\n \nTwo para here.\n\u00a0\u00a0\n\nThree."
+    assert _texts(text) == ["One para here.", "Two para here.", "Three."]
+
+
+def test_single_line_breaks_end_paragraphs_in_scraped_pages():
+    text = "Byline 14 May\nTotal Views |\nMoscow: the body of the article starts here."
+    assert _texts(text) == ["Byline 14 May", "Total Views |", "Moscow: the body of the article starts here."]
+
+
+def test_hard_wrapped_prose_is_one_paragraph():
+    line = "word " * 14
+    text = "\n".join([line.strip()] * 5) + "\nend."
+    assert len(paragraph_spans(text)) == 1
+
+
+def test_one_long_block_falls_back_to_sentences():
+    sentence = "This is a sentence that says something about the war in Ukraine today. "
+    text = sentence * 20
+    assert len(paragraph_spans(text)) == 20
+
+
+def test_crlf_text_segments_like_lf():
+    text = "First para.\r\n\r\nSecond para.\r\n"
+    assert _texts(text) == ["First para.", "Second para."]
+
+
+def test_drop_spans_keep_other_bytes():
+    text = "A one.\n\nB two.\n \nC three.\n"
+    units = paragraph_spans(text)
+    cut = drop_spans(len(text), units, [1])
+    kept = "".join(text[a:b] for a, b in zip([0] + [e for _, e in cut], [s for s, _ in cut] + [len(text)]))
+    assert kept == "A one.\n\nC three.\n"
+
+
+def test_repeats_by_jaccard_and_containment():
+    # unit 0: 1..20; unit 1: 1..18 + 50,51 (near-dup); unit 2: 5..12 (pull quote); unit 3: other.
+    units = [list(range(1, 21)), list(range(1, 19)) + [50, 51], list(range(5, 13)), list(range(100, 120))]
+    sh = np.array([h for u in units for h in u], dtype=np.uint32)
+    owner = np.repeat(np.arange(4), [len(u) for u in units])
+    pairs = overlapping_units(sh, owner, np.zeros(4, dtype=np.int64), 4)
+    earlier, later, _ = repeated_units(pairs, 0.6, 0.8)
+    assert set(zip(earlier.tolist(), later.tolist())) >= {(0, 1), (0, 2)}
+    assert 3 not in later.tolist()
+
+
+def test_repeats_never_cross_documents():
+    sh = np.array([1, 2, 3, 1, 2, 3], dtype=np.uint32)
+    owner = np.array([0, 0, 0, 1, 1, 1])
+    pairs = overlapping_units(sh, owner, np.array([0, 1]), 2)
+    assert len(pairs.earlier) == 0
