@@ -5,9 +5,32 @@ from __future__ import annotations
 from hypothesis import strategies as st
 
 # A vocabulary large enough that unrelated generated paragraphs rarely share 3-word runs.
-WORDS = [f"{a}{b}" for a in ("ka", "lo", "mi", "ne", "po", "ru", "sa", "ti", "vu", "ze") for b in (
-    "bar", "cod", "dex", "fin", "gol", "hum", "jet", "kip", "lum", "mox", "nip", "pod", "qua",
-    "rix", "sol", "tam", "urn", "vex", "wip", "yol")]
+WORDS = [
+    f"{a}{b}"
+    for a in ("ka", "lo", "mi", "ne", "po", "ru", "sa", "ti", "vu", "ze")
+    for b in (
+        "bar",
+        "cod",
+        "dex",
+        "fin",
+        "gol",
+        "hum",
+        "jet",
+        "kip",
+        "lum",
+        "mox",
+        "nip",
+        "pod",
+        "qua",
+        "rix",
+        "sol",
+        "tam",
+        "urn",
+        "vex",
+        "wip",
+        "yol",
+    )
+]
 
 
 @st.composite
@@ -24,8 +47,13 @@ def documents(draw) -> str:
         # A repeated paragraph later in the same document, sometimes with its quote style changed.
         repeat = draw(st.sampled_from(paras))
         paras.insert(draw(st.integers(1, len(paras))), repeat.replace("'", '"'))
-    separators = draw(st.lists(st.sampled_from(["\n\n", "\n \n", "\r\n\r\n", "\n\u00a0\n\n"]),
-                               min_size=len(paras), max_size=len(paras)))
+    separators = draw(
+        st.lists(
+            st.sampled_from(["\n\n", "\n \n", "\r\n\r\n", "\n\u00a0\n\n"]),
+            min_size=len(paras),
+            max_size=len(paras),
+        )
+    )
     text = "".join(p + s for p, s in zip(paras, separators, strict=True))
     return text.rstrip() if draw(st.booleans()) else text
 

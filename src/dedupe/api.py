@@ -46,7 +46,9 @@ def _as_record(item: Any, position: int, text_field: str, id_field: str) -> Reco
         doc_id = item.get(id_field, position + 1)
         fields = {k: v for k, v in item.items() if k not in (text_field, id_field)}
     else:
-        return Skipped(position, origin, f"a {type(item).__name__} is not a dict or an (id, text) pair")
+        return Skipped(
+            position, origin, f"a {type(item).__name__} is not a dict or an (id, text) pair"
+        )
     if not isinstance(text, str):
         return Skipped(position, origin, f"text is a {type(text).__name__}, not a string")
     if not isinstance(doc_id, str | int) or isinstance(doc_id, bool):
@@ -54,7 +56,9 @@ def _as_record(item: Any, position: int, text_field: str, id_field: str) -> Reco
     return Record(position, str(doc_id), text, origin, fields=fields)
 
 
-def render_clusters(drafts: list[ClusterDraft], previews: Mapping[tuple[int, int], str]) -> list[Cluster]:
+def render_clusters(
+    drafts: list[ClusterDraft], previews: Mapping[tuple[int, int], str]
+) -> list[Cluster]:
     """Public clusters from drafts; ``previews`` maps (position, paragraph) to paragraph text."""
     clusters = []
     counters = {"document": 0, "paragraph": 0}
@@ -87,7 +91,10 @@ def preview_wanted(drafts: list[ClusterDraft]) -> dict[int, list[tuple[int, tupl
 
 
 def take_previews(
-    text: str, position: int, wanted: Mapping[int, list[tuple[int, tuple[int, int]]]], into: dict[tuple[int, int], str]
+    text: str,
+    position: int,
+    wanted: Mapping[int, list[tuple[int, tuple[int, int]]]],
+    into: dict[tuple[int, int], str],
 ) -> None:
     for paragraph, (start, end) in wanted.get(position, ()):
         into[(position, paragraph)] = text[start:end][:PREVIEW_CHARS]
@@ -108,7 +115,8 @@ def scan(
     fields passed through) or of ``(id, text)`` pairs. Options are the fields of
     :class:`ScanConfig` (``threshold=0.8``, ``shingle="word:5"``, ...).
 
-    >>> result = scan([("a", "The cat sat on the mat today."), ("b", "The cat sat on the mat today!")])
+    >>> pairs = [("a", "The cat sat on the mat today."), ("b", "The cat sat on the mat today!")]
+    >>> result = scan(pairs)
     >>> result.duplicates
     {'b': 'a'}
     """
@@ -166,10 +174,14 @@ class FileScan:
 
 
 def summary_dict(
-    stats: ScanStats, skipped: list[Skipped], notes: list[tuple[Origin, str]], cfg: ScanConfig, extra: dict[str, Any]
+    stats: ScanStats,
+    skipped: list[Skipped],
+    notes: list[tuple[Origin, str]],
+    cfg: ScanConfig,
+    extra: dict[str, Any],
 ) -> dict[str, Any]:
-    from dedupe.pipeline import Scanner  # noqa: F401  (documents where bands come from)
     from dedupe.core.lsh import choose_bands
+    from dedupe.pipeline import Scanner  # noqa: F401  (documents where bands come from)
 
     bands, rows = choose_bands(cfg.threshold, cfg.num_perm, cfg.min_candidate_probability)
     return {

@@ -6,7 +6,7 @@ This is the only module that imports typer or rich, and the only one that prints
 from __future__ import annotations
 
 import sys
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -21,6 +21,7 @@ from dedupe.core.lsh import candidate_probability, choose_bands
 from dedupe.errors import ConfigError, DedupeError, InputError
 
 EXIT_INPUT = 2
+DEFAULTS = ScanConfig()
 _MAX_WARNINGS_SHOWN = 20
 
 app = typer.Typer(
@@ -33,12 +34,12 @@ err = Console(stderr=True, highlight=False)
 out = Console(highlight=False)
 
 
-class InputFormat(str, Enum):
+class InputFormat(StrEnum):
     jsonl = "jsonl"
     text = "text"
 
 
-class Keep(str, Enum):
+class Keep(StrEnum):
     first = "first"
     longest = "longest"
 
@@ -67,7 +68,12 @@ def _explain_bands(cfg: ScanConfig) -> None:
         f"LSH: {bands} bands x {rows} rows of {cfg.num_perm} permutations for threshold "
         f"{cfg.threshold} ({cfg.shingle} shingles)"
     )
-    for similarity in (cfg.threshold - 0.2, cfg.threshold - 0.1, cfg.threshold, cfg.threshold + 0.1):
+    for similarity in (
+        cfg.threshold - 0.2,
+        cfg.threshold - 0.1,
+        cfg.threshold,
+        cfg.threshold + 0.1,
+    ):
         if 0 < similarity <= 1:
             p = float(candidate_probability(similarity, bands, rows))
             out.print(f"  P(candidate | Jaccard {similarity:.2f}) = {p:.3f}")
@@ -85,7 +91,12 @@ def scan(
         ),
     ],
     out_dir: Annotated[
-        Path, typer.Option("--out", "-o", help="Directory for clusters.jsonl, the cleaned copy and summary.json (created).")
+        Path,
+        typer.Option(
+            "--out",
+            "-o",
+            help="Directory for clusters.jsonl, the cleaned copy and summary.json (created).",
+        ),
     ],
     fmt: Annotated[
         InputFormat | None,
@@ -98,33 +109,44 @@ def scan(
     threshold: Annotated[
         float,
         typer.Option(
-            min=0.01, max=1.0, help="Jaccard similarity at or above which two documents are duplicates."
+            min=0.01,
+            max=1.0,
+            help="Jaccard similarity at or above which two documents are duplicates.",
         ),
-    ] = ScanConfig.threshold,
+    ] = DEFAULTS.threshold,
     shingle: Annotated[
         str, typer.Option(help="Shingles compared: word:N (N words) or char:N (N characters).")
     ] = str(ShingleSpec()),
-    num_perm: Annotated[int, typer.Option(help="MinHash permutations per document.")] = ScanConfig.num_perm,
-    seed: Annotated[int, typer.Option(help="Seed of the MinHash permutations.")] = ScanConfig.seed,
+    num_perm: Annotated[
+        int, typer.Option(help="MinHash permutations per document.")
+    ] = DEFAULTS.num_perm,
+    seed: Annotated[int, typer.Option(help="Seed of the MinHash permutations.")] = DEFAULTS.seed,
     keep: Annotated[
-        Keep, typer.Option(help="Which member of a duplicate cluster stays: the first in input order, or the longest.")
+        Keep,
+        typer.Option(
+            help="Which member of a duplicate cluster stays: the first in input order, "
+            "or the longest."
+        ),
     ] = Keep.first,
     paragraphs: Annotated[
         bool,
         typer.Option(
             "--paragraphs/--no-paragraphs",
-            help="Also find paragraphs repeated inside a document (removed) and across documents (reported).",
+            help="Also find paragraphs repeated inside a document (removed) and across "
+            "documents (reported).",
         ),
     ] = True,
     boilerplate_min_docs: Annotated[
         int,
         typer.Option(
             min=0,
-            help="Remove a paragraph found in at least this many documents from every cleaned copy (0: off).",
+            help="Remove a paragraph found in at least this many documents from every "
+            "cleaned copy (0: off).",
         ),
     ] = 0,
     strict: Annotated[
-        bool, typer.Option(help="Stop at the first bad record (exit code 2) instead of skipping it.")
+        bool,
+        typer.Option(help="Stop at the first bad record (exit code 2) instead of skipping it."),
     ] = False,
     explain_bands: Annotated[
         bool, typer.Option(help="Print the LSH bands chosen and the S-curve around the threshold.")
@@ -198,7 +220,10 @@ def scan(
 
 
 def _print_summary(summary: dict[str, Any], warnings: list[str]) -> None:
-    lines = [f"{s['file']}{'' if s['line'] is None else ':' + str(s['line'])}: skipped: {s['reason']}" for s in summary["skipped"]]
+    lines = [
+        f"{s['file']}{'' if s['line'] is None else ':' + str(s['line'])}: skipped: {s['reason']}"
+        for s in summary["skipped"]
+    ]
     lines += [f"{w}" for w in warnings]
     for line in lines[:_MAX_WARNINGS_SHOWN]:
         err.print(f"warning: {line}", markup=False)

@@ -31,7 +31,8 @@ class ShingleSpec:
         match = _SHINGLE_RE.match(text.strip().lower())
         if match is None:
             raise ConfigError(
-                f"shingle {text!r} is not KIND:SIZE; use word:N (e.g. word:5) or char:N (e.g. char:9)"
+                f"shingle {text!r} is not KIND:SIZE; "
+                "use word:N (e.g. word:5) or char:N (e.g. char:9)"
             )
         size = int(match.group(2))
         if size > 64:
@@ -86,7 +87,8 @@ class ScanConfig:
                 raise ConfigError(f"{name} must be in (0, 1], got {value!r}")
         if not 0.0 < self.min_candidate_probability < 1.0:
             raise ConfigError(
-                f"min_candidate_probability must be in (0, 1), got {self.min_candidate_probability!r}"
+                "min_candidate_probability must be in (0, 1), "
+                f"got {self.min_candidate_probability!r}"
             )
         if not 2 <= self.num_perm <= 1024:
             raise ConfigError(f"num_perm must be between 2 and 1024, got {self.num_perm!r}")

@@ -108,7 +108,12 @@ class Scanner:
         if item.id in self.first_seen:
             first = self.first_seen[item.id]
             self._skip(
-                Skipped(item.position, item.origin, f"duplicate id {item.id!r} (first at {first})", item.id)
+                Skipped(
+                    item.position,
+                    item.origin,
+                    f"duplicate id {item.id!r} (first at {first})",
+                    item.id,
+                )
             )
             return
         self.first_seen[item.id] = item.origin
@@ -178,7 +183,9 @@ class Scanner:
         for kept in sorted(groups):
             refs = [MemberRef(self.positions[kept], self.ids[kept], None, None, 1.0)]
             refs += [
-                MemberRef(self.positions[m], self.ids[m], None, None, round(member_similarity[m], 4))
+                MemberRef(
+                    self.positions[m], self.ids[m], None, None, round(member_similarity[m], 4)
+                )
                 for m in sorted(groups[kept])
             ]
             result.drafts.append(ClusterDraft("document", tuple(refs)))
@@ -187,7 +194,11 @@ class Scanner:
             if keeper[index] != index:
                 kept = int(keeper[index])
                 self.analysis.verdicts[position] = Verdict(
-                    position, doc_id, "duplicate", self.ids[kept], round(member_similarity[index], 4)
+                    position,
+                    doc_id,
+                    "duplicate",
+                    self.ids[kept],
+                    round(member_similarity[index], 4),
                 )
             else:
                 self.analysis.verdicts[position] = Verdict(position, doc_id, "kept")
@@ -234,7 +245,13 @@ class Scanner:
         alive = kept_doc[u_doc[elig]]
         keep_pair = alive[within_a]
         within_a, within_b, within_j = within_a[keep_pair], within_b[keep_pair], within_j[keep_pair]
-        exact_within = dict(zip(zip(within_a.tolist(), within_b.tolist(), strict=True), within_j.tolist(), strict=True))
+        exact_within = dict(
+            zip(
+                zip(within_a.tolist(), within_b.tolist(), strict=True),
+                within_j.tolist(),
+                strict=True,
+            )
+        )
 
         # Across documents: exact repeats and verified LSH candidates, different documents only.
         e_doc = u_doc[elig]

@@ -29,12 +29,7 @@ def test_band_choice_trades_recall_for_candidates_not_blindly():
 def test_pairs_sharing_keys_brute_force():
     rng = np.random.default_rng(0)
     keys = rng.integers(0, 6, size=(40, 3)).astype(np.uint64)
-    expected = {
-        (i, j)
-        for i in range(40)
-        for j in range(i + 1, 40)
-        if (keys[i] == keys[j]).any()
-    }
+    expected = {(i, j) for i in range(40) for j in range(i + 1, 40) if (keys[i] == keys[j]).any()}
     found = {tuple(p) for p in pairs_sharing_keys(keys).tolist()}
     assert found == expected
 

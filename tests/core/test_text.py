@@ -49,7 +49,11 @@ def test_blank_lines_with_spaces_and_nbsp_separate():
 
 def test_single_line_breaks_end_paragraphs_in_scraped_pages():
     text = "Byline 14 May\nTotal Views |\nMoscow: the body of the article starts here."
-    assert _texts(text) == ["Byline 14 May", "Total Views |", "Moscow: the body of the article starts here."]
+    assert _texts(text) == [
+        "Byline 14 May",
+        "Total Views |",
+        "Moscow: the body of the article starts here.",
+    ]
 
 
 def test_hard_wrapped_prose_is_one_paragraph():
@@ -73,18 +77,26 @@ def test_drop_spans_keep_other_bytes():
     text = "A one.\n\nB two.\n \nC three.\n"
     units = paragraph_spans(text)
     cut = drop_spans(len(text), units, [1])
-    kept = "".join(text[a:b] for a, b in zip([0] + [e for _, e in cut], [s for s, _ in cut] + [len(text)]))
+    kept = "".join(
+        text[a:b]
+        for a, b in zip([0] + [e for _, e in cut], [s for s, _ in cut] + [len(text)], strict=True)
+    )
     assert kept == "A one.\n\nC three.\n"
 
 
 def test_repeats_by_jaccard_and_containment():
     # unit 0: 1..20; unit 1: 1..18 + 50,51 (near-dup); unit 2: 5..12 (pull quote); unit 3: other.
-    units = [list(range(1, 21)), list(range(1, 19)) + [50, 51], list(range(5, 13)), list(range(100, 120))]
+    units = [
+        list(range(1, 21)),
+        [*range(1, 19), 50, 51],
+        list(range(5, 13)),
+        list(range(100, 120)),
+    ]
     sh = np.array([h for u in units for h in u], dtype=np.uint32)
     owner = np.repeat(np.arange(4), [len(u) for u in units])
     pairs = overlapping_units(sh, owner, np.zeros(4, dtype=np.int64), 4)
     earlier, later, _ = repeated_units(pairs, 0.6, 0.8)
-    assert set(zip(earlier.tolist(), later.tolist())) >= {(0, 1), (0, 2)}
+    assert set(zip(earlier.tolist(), later.tolist(), strict=True)) >= {(0, 1), (0, 2)}
     assert 3 not in later.tolist()
 
 

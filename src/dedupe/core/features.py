@@ -13,9 +13,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from dedupe.config import ScanConfig
+from dedupe.core.clean import remove_spans
 from dedupe.core.normalise import normalise_text, word_tokens
 from dedupe.core.repeats import overlapping_units, repeated_units
-from dedupe.core.segment import paragraph_spans
+from dedupe.core.segment import drop_spans, paragraph_spans
 from dedupe.core.shingle import (
     I64,
     U32,
@@ -98,34 +99,56 @@ def _char_shingles(texts: list[str], size: int) -> tuple[U32, I64]:
 
 
 def featurise(texts: list[str], config: ScanConfig, perms: Permutations) -> BatchFeatures:
-    """Compute the features of a batch of texts (pure: same texts and config, same arrays)."""
+    """Compute the features of a batch of texts (pure: same texts and config, same arrays).
+
+    Within-document repeats are found first, and a document is signed without them: documents
+    are compared as they will be written, so scanning a cleaned output again finds nothing new.
+    """
     tokens, unit_doc, unit_start, unit_end, unit_tokens, doc_tokens = _segment(
         texts, config.paragraphs
     )
     token_hashes = hash_tokens(tokens)
     del tokens
-    doc_begin, doc_finish = _ranges(doc_tokens)
-    if config.shingle.kind == "word":
-        doc_shingles, doc_owner = ngram_hashes(token_hashes, doc_begin, doc_finish, config.shingle.size)
-    else:
-        doc_shingles, doc_owner = _char_shingles(texts, config.shingle.size)
-    doc_signatures = minhash(doc_shingles, doc_owner, len(texts), perms)
-    doc_exact = unit_hashes(token_hashes, doc_begin, doc_finish)
-
     unit_begin, unit_finish = _ranges(unit_tokens)
-    eligible = np.flatnonzero(unit_tokens >= config.min_paragraph_words) if config.paragraphs else (
-        np.empty(0, dtype=np.int64)
-    )
+    if config.paragraphs:
+        eligible = np.flatnonzero(unit_tokens >= config.min_paragraph_words)
+    else:
+        eligible = np.empty(0, dtype=np.int64)
     e_begin, e_finish = unit_begin[eligible], unit_finish[eligible]
-    para_shingles, para_owner = ngram_hashes(token_hashes, e_begin, e_finish, config.paragraph_ngram)
+    para_shingles, para_owner = ngram_hashes(
+        token_hashes, e_begin, e_finish, config.paragraph_ngram
+    )
     pairs = overlapping_units(para_shingles, para_owner, unit_doc[eligible], len(eligible))
     earlier, later, jaccard = repeated_units(
         pairs, config.paragraph_threshold, config.paragraph_containment
     )
+    repeat_earlier, repeat_later = eligible[earlier], eligible[later]
+
+    # The document as it will be written: its tokens minus those of its repeated units.
+    repeated = np.unique(repeat_later)
+    if len(repeated):
+        gone = np.zeros(len(token_hashes) + 1, dtype=np.int64)
+        np.add.at(gone, unit_begin[repeated], 1)
+        np.add.at(gone, unit_finish[repeated], -1)
+        keep = np.cumsum(gone[:-1]) == 0
+        doc_hashes = token_hashes[keep]
+        doc_tokens = doc_tokens - np.bincount(
+            unit_doc[repeated], weights=unit_tokens[repeated], minlength=len(texts)
+        ).astype(np.int64)
+    else:
+        doc_hashes = token_hashes
+    doc_begin, doc_finish = _ranges(doc_tokens)
+    if config.shingle.kind == "word":
+        doc_shingles, doc_owner = ngram_hashes(
+            doc_hashes, doc_begin, doc_finish, config.shingle.size
+        )
+    else:
+        written = _without_units(texts, unit_doc, unit_start, unit_end, repeated)
+        doc_shingles, doc_owner = _char_shingles(written, config.shingle.size)
     return BatchFeatures(
         doc_tokens=doc_tokens,
-        doc_exact=doc_exact,
-        doc_signatures=doc_signatures,
+        doc_exact=unit_hashes(doc_hashes, doc_begin, doc_finish),
+        doc_signatures=minhash(doc_shingles, doc_owner, len(texts), perms),
         unit_doc=unit_doc,
         unit_start=unit_start,
         unit_end=unit_end,
@@ -134,7 +157,29 @@ def featurise(texts: list[str], config: ScanConfig, perms: Permutations) -> Batc
         eligible_signatures=minhash(
             para_shingles, para_owner, len(eligible), perms.head(config.paragraph_num_perm)
         ),
-        repeat_earlier=eligible[earlier],
-        repeat_later=eligible[later],
+        repeat_earlier=repeat_earlier,
+        repeat_later=repeat_later,
         repeat_jaccard=jaccard,
     )
+
+
+def _without_units(
+    texts: list[str], unit_doc: I64, unit_start: I64, unit_end: I64, dropped: I64
+) -> list[str]:
+    """The texts with the given units cut out (only the documents that have any)."""
+    if len(dropped) == 0:
+        return texts
+    out = list(texts)
+    by_doc: dict[int, list[int]] = {}
+    for unit in dropped.tolist():
+        by_doc.setdefault(int(unit_doc[unit]), []).append(unit)
+    first_unit = np.searchsorted(unit_doc, np.arange(len(texts)))
+    for doc, units in by_doc.items():
+        first = int(first_unit[doc])
+        last = int(first_unit[doc + 1]) if doc + 1 < len(texts) else len(unit_doc)
+        spans = list(
+            zip(unit_start[first:last].tolist(), unit_end[first:last].tolist(), strict=True)
+        )
+        cuts = drop_spans(len(texts[doc]), spans, [u - first for u in units])
+        out[doc] = remove_spans(texts[doc], cuts)
+    return out

@@ -22,13 +22,15 @@ I64 = npt.NDArray[np.int64]
 MAX_BUCKET_PAIRS = 64
 
 
-def candidate_probability(similarity: float | npt.NDArray[np.float64], bands: int, rows: int):  # type: ignore[no-untyped-def]
+def candidate_probability(
+    similarity: float | npt.NDArray[np.float64], bands: int, rows: int
+) -> npt.NDArray[np.float64]:
     """P(a pair of Jaccard ``similarity`` shares at least one band).
 
-    >>> round(candidate_probability(0.8, 9, 13), 2)
+    >>> round(float(candidate_probability(0.8, 9, 13)), 2)
     0.4
     """
-    return 1.0 - (1.0 - np.power(similarity, rows)) ** bands
+    return np.asarray(1.0 - (1.0 - np.power(similarity, rows)) ** bands, dtype=np.float64)
 
 
 def choose_bands(threshold: float, num_perm: int, min_probability: float) -> tuple[int, int]:

@@ -24,9 +24,15 @@ WORD_RE = re.compile(rf"[{_CJK}]|[^\W{_CJK}]+")
 # The separator survives NFKC and case folding and is never part of a token.
 _SEP = "\x00"
 
-_QUOTES = "\"'`\u00b4\u2018\u2019\u201a\u201b\u201c\u201d\u201e\u201f\u2032\u2033\u00ab\u00bb\u2039\u203a\uff02\uff07"
+_QUOTES = (
+    "\"'`\u00b4\u2018\u2019\u201a\u201b\u201c\u201d\u201e\u201f"
+    "\u2032\u2033\u00ab\u00bb\u2039\u203a\uff02\uff07"
+)
 _DASHES = "\u2010\u2011\u2012\u2013\u2014\u2015\u2212\ufe58\ufe63\uff0d"
-_SPACES = "\u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u202f\u205f\u3000"
+_SPACES = (
+    "\u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a"
+    "\u202f\u205f\u3000"
+)
 _TRANSLATION = str.maketrans(
     {
         **{c: "'" for c in _QUOTES},

@@ -21,9 +21,10 @@ Span = tuple[int, int]
 _SENTENCE_END_RE = re.compile(r"""[.!?]["'\u201d\u2019)\]]*\s+(?=["'\u201c\u2018(\[]?[A-Z0-9])""")
 _ENDS_SENTENCE = (".", "!", "?", ":", '"', "\u201d", "'", "\u2019", ")")
 
-#: A single unit longer than this many characters is split into sentences (a typical news
-#: paragraph is 200-600 characters; a flattened article is thousands).
-FLATTENED_MIN_CHARS = 1000
+#: A document that is a single unit longer than this many characters is split into sentences:
+#: longer than most single news paragraphs (median about 250 characters), far shorter than a
+#: flattened article (thousands).
+FLATTENED_MIN_CHARS = 400
 #: Hard-wrapped prose: at least this many lines ...
 _WRAP_MIN_LINES = 3
 #: ... whose lengths (all but the last) lie within this fraction of the longest ...

@@ -1,4 +1,4 @@
-"""Shingles as 32-bit hashes in numpy arrays, built for many units (documents or paragraphs) at once.
+"""Shingles as 32-bit hashes in numpy arrays, built for many units (documents, paragraphs) at once.
 
 Each distinct token is hashed once with xxhash; n-grams are combined from the token hashes with
 array operations over the whole batch, so no Python code runs per shingle. A unit is a half-open
