@@ -45,8 +45,8 @@ def _lines(path: Path) -> list[dict]:
 def test_scan_seeds_as_a_subprocess(tmp_path):
     done = _dedupe("scan", str(SEEDS), "--out", str(tmp_path / "out"))
     assert done.returncode == 0, done.stderr.decode()
-    assert b"1 records read" in done.stdout
-    assert b"1 repeated paragraphs removed" in done.stdout
+    assert b"1 record read" in done.stdout
+    assert b"1 repeated paragraph removed" in done.stdout
     assert b"Traceback" not in done.stderr
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
     assert summary["paragraphs_removed"] == 1

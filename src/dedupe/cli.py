@@ -31,7 +31,7 @@ app = typer.Typer(
     help="Find duplicate and near-duplicate documents and repeated paragraphs in text corpora.",
 )
 err = Console(stderr=True, highlight=False)
-out = Console(highlight=False)
+out = Console(highlight=False, soft_wrap=True)
 
 
 class InputFormat(StrEnum):
@@ -230,16 +230,21 @@ def _print_summary(summary: dict[str, Any], warnings: list[str]) -> None:
     if len(lines) > _MAX_WARNINGS_SHOWN:
         err.print(f"warning: ... and {len(lines) - _MAX_WARNINGS_SHOWN} more (see summary.json)")
     out.print(
-        f"{summary['records_read']:,} records read: {summary['records_kept']:,} kept, "
+        f"{_count(summary['records_read'], 'record')} read: {summary['records_kept']:,} kept, "
         f"{summary['documents_removed']:,} removed as duplicates, "
         f"{summary['records_skipped']:,} skipped; "
-        f"{summary['paragraphs_removed']:,} repeated paragraphs removed "
+        f"{_count(summary['paragraphs_removed'], 'repeated paragraph')} removed "
         f"({summary['boilerplate_paragraphs_removed']:,} as boilerplate)."
     )
     out.print(
-        f"{summary['document_clusters']:,} document clusters, {summary['paragraph_clusters']:,} "
-        f"paragraph clusters, {summary['elapsed_seconds']:.2f} s. Output: {summary['output']}"
+        f"{_count(summary['document_clusters'], 'document cluster')}, "
+        f"{_count(summary['paragraph_clusters'], 'paragraph cluster')}, "
+        f"{summary['elapsed_seconds']:.2f} s. Output: {summary['output']}"
     )
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number:,} {noun}{'' if number == 1 else 's'}"
 
 
 def run() -> None:

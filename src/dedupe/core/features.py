@@ -14,7 +14,7 @@ import numpy as np
 
 from dedupe.config import ScanConfig
 from dedupe.core.clean import remove_spans
-from dedupe.core.normalise import normalise_text, word_tokens
+from dedupe.core.normalise import normalise_text
 from dedupe.core.repeats import overlapping_units, repeated_units
 from dedupe.core.segment import drop_spans, paragraph_spans
 from dedupe.core.shingle import (
@@ -22,11 +22,11 @@ from dedupe.core.shingle import (
     U32,
     U64,
     hash_codepoints,
-    hash_tokens,
     ngram_hashes,
     unit_hashes,
 )
 from dedupe.core.signature import Permutations, minhash
+from dedupe.core.tokenise import token_hashes_of_units
 
 F64 = np.ndarray
 
@@ -56,33 +56,29 @@ class BatchFeatures:
     repeat_jaccard: F64
 
 
-def _segment(texts: list[str], with_units: bool) -> tuple[list[str], I64, I64, I64, I64, I64]:
-    """Tokens of every unit of every text, and the unit and document token ranges."""
-    tokens: list[str] = []
+def _segment(texts: list[str], with_units: bool) -> tuple[U64, I64, I64, I64, I64, I64]:
+    """Token hashes of every unit of every text, and the unit and document token ranges."""
     unit_doc: list[int] = []
     unit_start: list[int] = []
     unit_end: list[int] = []
-    unit_tokens: list[int] = []
-    doc_tokens: list[int] = []
+    pieces: list[str] = []
     for doc, text in enumerate(texts):
-        before = len(tokens)
         spans = paragraph_spans(text) if with_units else [(0, len(text))]
+        unit_doc.extend([doc] * len(spans))
         for start, end in spans:
-            unit = word_tokens(text, start, end)
-            tokens.extend(unit)
-            unit_doc.append(doc)
             unit_start.append(start)
             unit_end.append(end)
-            unit_tokens.append(len(unit))
-        doc_tokens.append(len(tokens) - before)
-    as_array = np.asarray
+            pieces.append(text[start:end])
+    token_hashes, unit_tokens_ = token_hashes_of_units(pieces)
+    docs = np.asarray(unit_doc, dtype=np.int64)
+    doc_tokens = np.bincount(docs, weights=unit_tokens_, minlength=len(texts)).astype(np.int64)
     return (
-        tokens,
-        as_array(unit_doc, dtype=np.int64),
-        as_array(unit_start, dtype=np.int64),
-        as_array(unit_end, dtype=np.int64),
-        as_array(unit_tokens, dtype=np.int64),
-        as_array(doc_tokens, dtype=np.int64),
+        token_hashes,
+        docs,
+        np.asarray(unit_start, dtype=np.int64),
+        np.asarray(unit_end, dtype=np.int64),
+        unit_tokens_,
+        doc_tokens,
     )
 
 
@@ -104,11 +100,9 @@ def featurise(texts: list[str], config: ScanConfig, perms: Permutations) -> Batc
     Within-document repeats are found first, and a document is signed without them: documents
     are compared as they will be written, so scanning a cleaned output again finds nothing new.
     """
-    tokens, unit_doc, unit_start, unit_end, unit_tokens, doc_tokens = _segment(
+    token_hashes, unit_doc, unit_start, unit_end, unit_tokens, doc_tokens = _segment(
         texts, config.paragraphs
     )
-    token_hashes = hash_tokens(tokens)
-    del tokens
     unit_begin, unit_finish = _ranges(unit_tokens)
     if config.paragraphs:
         eligible = np.flatnonzero(unit_tokens >= config.min_paragraph_words)

@@ -1,9 +1,9 @@
 """Comparison keys: what two texts look like to dedupe once the noise of scraping is gone.
 
 Normalisation is for comparison only; cleaned copies are always sliced from the original text.
-Word tokens are taken from the raw text (punctuation, quotes, dashes and whitespace never form a
-token, so curly vs straight quotes, ``didn"t`` vs ``didn't`` and re-flowed lines cannot change
-them) and then NFKC-normalised and case-folded in one C-level call per document. Character
+Word tokens are runs of word characters of the NFKC-normalised, case-folded text: punctuation,
+quotes, dashes and whitespace never form a token, so curly vs straight quotes, ``didn"t`` vs
+``didn't`` and re-flowed lines cannot change them. Character
 shingles need the full :func:`normalise_text`, which also maps quote, apostrophe and dash
 variants, repairs the mojibake scraped text carries and collapses whitespace.
 """
@@ -18,11 +18,16 @@ NORMALISATION_VERSION = 1
 
 # Scripts written without spaces: every character is a token of its own, so Chinese and
 # Japanese text gets shingles instead of one giant "word". Hangul is written with spaces.
-_CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u3000-\u303f\uff66-\uff9f"
+CJK_RANGES = (
+    (0x3040, 0x30FF),  # hiragana, katakana
+    (0x3400, 0x4DBF),  # CJK extension A
+    (0x4E00, 0x9FFF),  # CJK unified ideographs
+    (0xF900, 0xFAFF),  # compatibility ideographs
+    (0xFF66, 0xFF9F),  # half-width katakana
+)
+_CJK = "".join(f"\\u{a:04x}-\\u{b:04x}" for a, b in CJK_RANGES)
 WORD_RE = re.compile(rf"[{_CJK}]|[^\W{_CJK}]+")
 
-# The separator survives NFKC and case folding and is never part of a token.
-_SEP = "\x00"
 
 _QUOTES = (
     "\"'`\u00b4\u2018\u2019\u201a\u201b\u201c\u201d\u201e\u201f"
@@ -49,8 +54,17 @@ _DASH_RE = re.compile(rf"\s*(?:\"\?|â€[\"“”\x93\x94]|[{_DASHES}])\s*")
 _WHITESPACE_RE = re.compile(r"\s+")
 
 
+def fold(text: str) -> str:
+    """NFKC and case folding, with a fast path for ASCII (most news text)."""
+    if text.isascii():
+        return text.lower()
+    if unicodedata.is_normalized("NFKC", text):  # a quick check, true for most text
+        return text.casefold()
+    return unicodedata.normalize("NFKC", text).casefold()
+
+
 def word_tokens(text: str, start: int = 0, end: int | None = None) -> list[str]:
-    """Normalised word tokens of ``text[start:end]``, without copying the slice.
+    """Normalised word tokens of ``text[start:end]``.
 
     >>> word_tokens("It didn\u2019t resolve \u201cACUTE issues\u201d")
     ['it', 'didn', 't', 'resolve', 'acute', 'issues']
@@ -59,16 +73,7 @@ def word_tokens(text: str, start: int = 0, end: int | None = None) -> list[str]:
     >>> word_tokens("日本語")
     ['日', '本', '語']
     """
-    raw = WORD_RE.findall(text, start, len(text) if end is None else end)
-    if not raw:
-        return raw
-    joined = _SEP.join(raw)
-    if joined.isascii():
-        folded = joined.lower()
-        return folded.split(_SEP)
-    folded = unicodedata.normalize("NFKC", joined).casefold()
-    # NFKC can turn one character into several (``½`` -> ``1⁄2``), so split again by the rule.
-    return WORD_RE.findall(folded)
+    return WORD_RE.findall(fold(text[start:end]))
 
 
 def normalise_text(text: str) -> str:

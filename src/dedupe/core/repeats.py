@@ -56,14 +56,15 @@ def overlapping_units(shingles: U32, owner: I64, group_of_unit: I64, num_units: 
     empty = np.empty(0, dtype=np.int64)
     if len(shingles) == 0:
         return UnitPairs(empty, empty, empty, empty, empty)
-    group = group_of_unit[owner]
-    # Distinct (group, shingle, unit) triples in that order.
-    order = np.lexsort((owner, shingles, group))
-    g, s, u = group[order], shingles[order], owner[order]
-    distinct = np.r_[True, (g[1:] != g[:-1]) | (s[1:] != s[:-1]) | (u[1:] != u[:-1])]
-    g, s, u = g[distinct], s[distinct], u[distinct]
+    # One 64-bit key per (group, shingle); a stable sort keeps units in ascending order inside
+    # each key because ``owner`` is non-decreasing. Distinct (key, unit) pairs follow.
+    key = (group_of_unit[owner].astype(np.uint64) << np.uint64(32)) | shingles.astype(np.uint64)
+    order = np.argsort(key, kind="stable")
+    k, u = key[order], owner[order]
+    distinct = np.r_[True, (k[1:] != k[:-1]) | (u[1:] != u[:-1])]
+    k, u = k[distinct], u[distinct]
     sizes = np.bincount(u, minlength=num_units).astype(np.int64)
-    run_start = np.r_[True, (g[1:] != g[:-1]) | (s[1:] != s[:-1])]
+    run_start = np.r_[True, k[1:] != k[:-1]]
     starts = np.flatnonzero(run_start)
     lengths = np.diff(np.r_[starts, len(u)])
     run_end = np.repeat(starts + lengths, lengths)

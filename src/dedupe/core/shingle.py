@@ -21,7 +21,7 @@ _ROTATE_BACK = np.uint64(64 - 27)
 _MULTIPLIER = np.uint64(0x9E3779B97F4A7C15)
 
 
-def _fmix64(values: U64) -> U64:
+def fmix64(values: U64) -> U64:
     """MurmurHash3's 64-bit finaliser: an avalanching bijection (wrapping multiplies)."""
     values = values ^ (values >> np.uint64(33))
     values = values * np.uint64(0xFF51AFD7ED558CCD)
@@ -48,7 +48,7 @@ def hash_tokens(tokens: list[str]) -> U64:
 def hash_codepoints(text: str) -> U64:
     """One hash per character (character shingles), without a Python loop."""
     points = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
-    return _fmix64(points + _MULTIPLIER)
+    return fmix64(points + _MULTIPLIER)
 
 
 def _combine(token_hashes: U64, n: int) -> U64:
@@ -58,7 +58,7 @@ def _combine(token_hashes: U64, n: int) -> U64:
     for k in range(1, n):
         acc = ((acc << _ROTATE) | (acc >> _ROTATE_BACK)) * _MULTIPLIER
         acc ^= token_hashes[k : k + count]
-    return _fmix64(acc + np.uint64(n))
+    return fmix64(acc + np.uint64(n))
 
 
 def _to_u32(values: U64) -> U32:
@@ -119,7 +119,7 @@ def unit_hashes(token_hashes: U64, starts: I64, ends: I64) -> U64:
     sums = np.zeros(len(starts), dtype=np.uint64)
     if len(owner):
         relative = (positions - starts[owner]).astype(np.uint64)
-        terms = _fmix64(token_hashes[positions] * _MULTIPLIER + relative)
+        terms = fmix64(token_hashes[positions] * _MULTIPLIER + relative)
         nonempty = lengths > 0
         sums[nonempty] = np.add.reduceat(terms, first_slot[nonempty])
-    return _fmix64(sums ^ lengths.astype(np.uint64))
+    return fmix64(sums ^ lengths.astype(np.uint64))

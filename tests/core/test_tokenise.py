@@ -1,0 +1,32 @@
+"""The array tokeniser agrees with the regex definition of a token."""
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from dedupe.core.normalise import WORD_RE, fold
+from dedupe.core.tokenise import token_hashes_of_units
+
+ALPHABET = st.sampled_from([*"abcXYZ019_ -.,'\"\n\t\u00a0\u2019\u201céßﬁ日本カ。한Ω١\u0301İ½ö"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.text(ALPHABET, max_size=40), min_size=1, max_size=6))
+def test_same_tokens_as_the_regex(pieces):
+    hashes, counts = token_hashes_of_units(pieces)
+    expected = [WORD_RE.findall(fold(piece)) for piece in pieces]
+    assert counts.tolist() == [len(tokens) for tokens in expected]
+    flat = [token for tokens in expected for token in tokens]
+    assert len(hashes) == len(flat)
+    for i in range(len(flat)):
+        for j in range(i + 1, len(flat)):
+            assert (hashes[i] == hashes[j]) == (flat[i] == flat[j]), (flat[i], flat[j])
+
+
+def test_every_code_point_class_matches_the_regex():
+    # Characters the tokeniser must classify like the regex: word, ideograph, or neither.
+    sample = "".join(chr(c) for c in range(0x20, 0x3100) if not 0xD800 <= c <= 0xDFFF)
+    pieces = list(sample)
+    _, counts = token_hashes_of_units(pieces)
+    expected = np.array([len(WORD_RE.findall(fold(p))) for p in pieces])
+    assert np.array_equal(counts, expected)
