@@ -11,7 +11,7 @@ from typing import Any
 from dedupe.config import ScanConfig
 from dedupe.core.clean import remove_spans
 from dedupe.errors import ConfigError
-from dedupe.pipeline import ClusterDraft, PassOne, Progress, analyse
+from dedupe.pipeline import ClusterDraft, PassOne, Progress, analyse, default_jobs
 from dedupe.records import Origin, Record, Skipped
 from dedupe.result import CleanedRecord, Cluster, Member, ScanResult, ScanStats
 
@@ -107,13 +107,15 @@ def scan(
     text_field: str = "text",
     id_field: str = "id",
     progress: Progress | None = None,
+    jobs: int = 1,
     **options: Any,
 ) -> ScanResult:
     """Find duplicate documents and repeated paragraphs in ``records``.
 
     ``records`` is any iterable of dicts (text in ``text_field``, id in ``id_field``, other
     fields passed through) or of ``(id, text)`` pairs. Options are the fields of
-    :class:`ScanConfig` (``threshold=0.8``, ``shingle="word:5"``, ...).
+    :class:`ScanConfig` (``threshold=0.8``, ``shingle="word:5"``, ...). ``jobs`` worker
+    processes sign large inputs; the result is the same for any number.
 
     >>> pairs = [("a", "The cat sat on the mat today."), ("b", "The cat sat on the mat today!")]
     >>> result = scan(pairs)
@@ -123,7 +125,7 @@ def scan(
     started = time.perf_counter()
     cfg = _config(config, options)
     items = [_as_record(item, i, text_field, id_field) for i, item in enumerate(records)]
-    pass_one = analyse(items, cfg, progress)
+    pass_one = analyse(items, cfg, progress, jobs)
     result = _assemble(items, pass_one, cfg)
     result.stats.elapsed_seconds = round(time.perf_counter() - started, 3)
     return result
@@ -214,6 +216,7 @@ def scan_path(
     progress: Progress | None = None,
     on_note: Callable[[str], None] | None = None,
     stdin: Any = None,
+    jobs: int | None = None,
     **options: Any,
 ) -> FileScan:
     """Scan a file, a directory of text files, or ``-`` (JSONL on standard input) and write
@@ -221,6 +224,7 @@ def scan_path(
 
     Two passes: the first signs and clusters (keeping no text), the second re-reads the input to
     write cleaned copies byte-for-byte. Standard input is spooled to a temporary file first.
+    ``jobs`` worker processes sign (default: all cores); the output does not depend on it.
     """
     from dedupe.readers import open_source
     from dedupe.writers import CleanedWriter, write_clusters, write_summary
@@ -230,7 +234,7 @@ def scan_path(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     with open_source(path, fmt, text_field=text_field, id_field=id_field, stdin=stdin) as source:  # type: ignore[arg-type]
-        pass_one = analyse(source, cfg, progress)
+        pass_one = analyse(source, cfg, progress, default_jobs() if jobs is None else jobs)
         analysis = pass_one.analysis
         wanted = preview_wanted(pass_one.drafts)
         previews: dict[tuple[int, int], str] = {}

@@ -148,6 +148,12 @@ def scan(
         bool,
         typer.Option(help="Stop at the first bad record (exit code 2) instead of skipping it."),
     ] = False,
+    jobs: Annotated[
+        int | None,
+        typer.Option(
+            min=1, help="Worker processes for signing (default: all cores); output is the same."
+        ),
+    ] = None,
     explain_bands: Annotated[
         bool, typer.Option(help="Print the LSH bands chosen and the S-curve around the threshold.")
     ] = False,
@@ -205,6 +211,7 @@ def scan(
                 id_field=id_field,
                 progress=report,
                 on_note=warnings.append,
+                jobs=jobs,
             )
     except InputError as error:
         err.print(f"dedupe: error: {error}")

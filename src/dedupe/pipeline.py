@@ -8,7 +8,11 @@ documents, are built, verified and clustered, and every record gets a verdict.
 
 from __future__ import annotations
 
+import multiprocessing
+import os
+from collections import deque
 from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -65,11 +69,28 @@ def _concat(parts: list[np.ndarray], dtype: type, width: int | None = None) -> n
     return np.empty((0, width) if width else 0, dtype=dtype)
 
 
-class Scanner:
-    """Accumulates batch features; :meth:`finish` clusters them. Use :func:`analyse`."""
+def default_jobs() -> int:
+    """All the cores this process may use."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
 
-    def __init__(self, config: ScanConfig) -> None:
+
+class Scanner:
+    """Accumulates batch features; :meth:`finish` clusters them. Use :func:`analyse`.
+
+    With ``jobs > 1`` batches are featurised in worker processes, in order: the features of a
+    batch depend on nothing but its texts, so the result is identical to ``jobs=1``. The pool
+    starts only when a second batch arrives; a small input never pays for it.
+    """
+
+    def __init__(self, config: ScanConfig, jobs: int = 1) -> None:
         self.config = config
+        self.jobs = max(1, jobs)
+        self._pool: ProcessPoolExecutor | None = None
+        self._in_flight: deque[Future[BatchFeatures]] = deque()
+        self._first_texts: list[str] | None = None
         self.perms = permutations(config.num_perm, config.seed)
         self.bands, self.rows = choose_bands(
             config.threshold, config.num_perm, config.min_candidate_probability
@@ -126,7 +147,13 @@ class Scanner:
         if not self._pending:
             return
         texts = [record.text for record in self._pending]
-        self.batches.append(featurise(texts, self.config, self.perms))
+        if self.jobs == 1:
+            self.batches.append(featurise(texts, self.config, self.perms))
+        elif self._pool is None and self._first_texts is None:
+            # Hold the first batch back: if the input ends here, it is signed in-process.
+            self._first_texts = texts
+        else:
+            self._submit(texts)
         for record in self._pending:
             self.ids.append(record.id)
             self.positions.append(record.position)
@@ -134,9 +161,39 @@ class Scanner:
         self._pending = []
         self._pending_chars = 0
 
+    def _submit(self, texts: list[str]) -> None:
+        if self._pool is None:
+            # forkserver: safe beside the progress bar's thread, unlike fork.
+            context = multiprocessing.get_context("forkserver")
+            self._pool = ProcessPoolExecutor(self.jobs, mp_context=context)
+            if self._first_texts is not None:
+                first, self._first_texts = self._first_texts, None
+                self._in_flight.append(self._pool.submit(featurise, first, self.config, self.perms))
+        self._in_flight.append(self._pool.submit(featurise, texts, self.config, self.perms))
+        # Bound the batches held in memory: results are collected in submission order.
+        while len(self._in_flight) > 2 * self.jobs:
+            self.batches.append(self._in_flight.popleft().result())
+
+    def _drain(self) -> None:
+        if self._first_texts is not None:
+            first, self._first_texts = self._first_texts, None
+            self.batches.append(featurise(first, self.config, self.perms))
+        while self._in_flight:
+            self.batches.append(self._in_flight.popleft().result())
+        if self._pool is not None:
+            self._pool.shutdown()
+            self._pool = None
+
+    def close(self) -> None:
+        """Stop the worker processes (after an error; :meth:`finish` does it otherwise)."""
+        if self._pool is not None:
+            self._pool.shutdown(cancel_futures=True)
+            self._pool = None
+
     # -- pass one's end -----------------------------------------------------------------------
     def finish(self) -> PassOne:
         self.flush()
+        self._drain()
         result = PassOne(self.analysis)
         removed = self._documents(result)
         self._paragraphs(result, removed)
@@ -328,19 +385,26 @@ class Scanner:
 
 
 def analyse(
-    items: Iterable[Record | Skipped], config: ScanConfig, progress: Progress | None = None
+    items: Iterable[Record | Skipped],
+    config: ScanConfig,
+    progress: Progress | None = None,
+    jobs: int = 1,
 ) -> PassOne:
     """Pass one over ``items``: every record gets a verdict or a skip; returns the analysis and
-    the cluster drafts. Raises :class:`InputError` on the first bad record if ``config.strict``."""
-    scanner = Scanner(config)
+    the cluster drafts. Raises :class:`InputError` on the first bad record if ``config.strict``.
+    ``jobs`` worker processes sign the batches; the result does not depend on it."""
+    scanner = Scanner(config, jobs)
     characters = 0
-    for item in items:
-        scanner.add(item)
-        if isinstance(item, Record):
-            characters += len(item.text)
-        if progress is not None and scanner.analysis.stats.records_read % 500 == 0:
-            progress(scanner.analysis.stats.records_read, characters)
-    result = scanner.finish()
+    try:
+        for item in items:
+            scanner.add(item)
+            if isinstance(item, Record):
+                characters += len(item.text)
+            if progress is not None and scanner.analysis.stats.records_read % 500 == 0:
+                progress(scanner.analysis.stats.records_read, characters)
+        result = scanner.finish()
+    finally:
+        scanner.close()
     if progress is not None:
         progress(scanner.analysis.stats.records_read, characters)
     return result

@@ -1,0 +1,72 @@
+"""Same input and seed, same bytes out: across runs, batch sizes and worker counts."""
+
+from __future__ import annotations
+
+import json
+import random
+
+import pytest
+
+from dedupe import pipeline, scan, scan_path
+
+WORDS = [f"w{i}" for i in range(400)]
+
+
+def _corpus(seed: int = 0, n: int = 60) -> list[dict[str, str]]:
+    rng = random.Random(seed)
+    docs = []
+    for i in range(n):
+        paras = [
+            " ".join(rng.choices(WORDS, k=rng.randint(10, 30))) for _ in range(rng.randint(1, 5))
+        ]
+        if rng.random() < 0.3:
+            paras.append(paras[0])
+        docs.append({"id": f"d{i}", "text": "\n\n".join(paras)})
+    for i in range(15):  # near-duplicates of earlier documents
+        source = rng.choice(docs)["text"].split(" ")
+        source[rng.randrange(len(source))] = "edited"
+        docs.insert(rng.randrange(len(docs)), {"id": f"copy{i}", "text": " ".join(source)})
+    return docs
+
+
+def _outputs(result):
+    return (
+        [c.as_dict() for c in result.clusters],
+        [(r.id, r.text) for r in result.records],
+        result.duplicates,
+    )
+
+
+@pytest.fixture
+def small_batches(monkeypatch):
+    monkeypatch.setattr(pipeline, "BATCH_DOCUMENTS", 7)
+
+
+def test_batch_size_does_not_change_the_result(monkeypatch):
+    corpus = _corpus()
+    whole = _outputs(scan(corpus))
+    monkeypatch.setattr(pipeline, "BATCH_DOCUMENTS", 7)
+    assert _outputs(scan(corpus)) == whole
+    assert whole[2], "the corpus must hold duplicates for this test to mean anything"
+
+
+def test_worker_processes_do_not_change_the_result(small_batches):
+    corpus = _corpus(1)
+    assert _outputs(scan(corpus, jobs=2)) == _outputs(scan(corpus, jobs=1))
+
+
+def test_output_files_byte_identical(tmp_path, small_batches):
+    source = tmp_path / "in.jsonl"
+    source.write_text("".join(json.dumps(doc) + "\n" for doc in _corpus(2)))
+    runs = []
+    for name, jobs in (("a", 1), ("b", 1), ("c", 2)):
+        out = tmp_path / name
+        scan_path(str(source), out, jobs=jobs)
+        summary = json.loads((out / "summary.json").read_text())
+        summary.pop("elapsed_seconds")
+        summary.pop("output")
+        runs.append(
+            ((out / "clusters.jsonl").read_bytes(), (out / "cleaned.jsonl").read_bytes(), summary)
+        )
+    assert runs[0] == runs[1] == runs[2]
+    assert runs[0][0].count(b"\n") > 3
