@@ -18,7 +18,7 @@ import re
 
 Span = tuple[int, int]
 
-_SENTENCE_END_RE = re.compile(r"""[.!?]["'\u201d\u2019)\]]*\s+(?=["'\u201c\u2018(\[]?[A-Z0-9])""")
+_SENTENCE_END_RE = re.compile(r"""([.!?]["'\u201d\u2019)\]]*)\s+(?=["'\u201c\u2018(\[]?[A-Z0-9])""")
 _ENDS_SENTENCE = (".", "!", "?", ":", '"', "\u201d", "'", "\u2019", ")")
 
 #: A document that is a single unit longer than this many characters is split into sentences:
@@ -87,17 +87,16 @@ def sentence_spans(text: str, start: int, end: int) -> list[Span]:
     >>> [t[s:e] for s, e in sentence_spans(t, 0, len(t))]
     ['One here.', 'Two there!', 'Three.']
     """
-    spans = []
-    cursor = start
-    for match in _SENTENCE_END_RE.finditer(text, start, end):
-        span = _strip_span(text, cursor, match.start() + len(match.group().rstrip()))
-        if span:
-            spans.append(span)
-        cursor = match.end()
-    span = _strip_span(text, cursor, end)
-    if span:
-        spans.append(span)
-    return spans
+    bounds = _strip_span(text, start, end)
+    if bounds is None:
+        return []
+    start, end = bounds
+    # Each match ends one sentence (its punctuation, group 1) and starts the next after the
+    # whitespace, so no span needs trimming.
+    matches = list(_SENTENCE_END_RE.finditer(text, start, end))
+    starts = [start, *(m.end() for m in matches)]
+    ends = [*(m.end(1) for m in matches), end]
+    return list(zip(starts, ends, strict=True))
 
 
 def paragraph_spans(text: str) -> list[Span]:
