@@ -93,8 +93,9 @@ def _tokenise_chunk(pieces: list[str], hashes: list[U64], counts: list[I64]) -> 
     terms = fmix64(points.astype(np.uint64) * _MULTIPLIER + offset.astype(np.uint64))
     terms[~is_word] = 0
     if len(starts):
-        lengths = np.add.reduceat(is_word.astype(np.uint64), starts)
-        hashes.append(fmix64(np.add.reduceat(terms, starts) ^ lengths))
+        lengths: U64 = np.add.reduceat(is_word.astype(np.uint64), starts)
+        sums: U64 = np.add.reduceat(terms, starts)
+        hashes.append(fmix64(sums ^ lengths))
     else:
         hashes.append(np.empty(0, dtype=np.uint64))
     unit_of_point = np.cumsum(points == _UNIT_BREAK)
