@@ -128,3 +128,38 @@ def test_config_errors_quote_the_value():
 def test_char_shingles():
     result = scan([("a", LEAD), ("b", LEAD.replace("Friday", "Fridey"))], shingle="char:9")
     assert result.duplicates == {"b": "a"}
+
+
+def _story(words: int, seed: int) -> str:
+    import random
+
+    rng = random.Random(seed)
+    vocabulary = [f"w{i}" for i in range(3000)]
+    return " ".join(rng.choice(vocabulary) for _ in range(words)) + "."
+
+
+def test_copy_cut_short_is_found_only_when_measuring_containment():
+    full = _story(600, 1)
+    cut = " ".join(full.split()[:360])  # 60 %: Jaccard ~0.6 of 5-grams, containment 1.0
+    records = [("cut", cut), ("full", full), ("other", _story(600, 2))]
+    assert scan(records, threshold=0.8).duplicates == {}
+    result = scan(records, threshold=0.8, measure="containment")
+    # The longer copy is kept, though the cut one came first.
+    assert result.duplicates == {"cut": "full"}
+    assert [r.id for r in result.records] == ["full", "other"]
+
+
+def test_containment_ignores_a_short_text_inside_a_much_longer_one():
+    full = _story(1000, 3)
+    excerpt = " ".join(full.split()[:300])  # 30 %: below CONTAINMENT_MIN_RATIO
+    result = scan([("full", full), ("excerpt", excerpt)], measure="containment")
+    assert result.duplicates == {}
+
+
+def test_keep_rule_defaults_follow_the_measure():
+    assert ScanConfig().keep_rule == "first"
+    assert ScanConfig(measure="containment").keep_rule == "longest"
+    assert ScanConfig(measure="containment", keep="first").keep_rule == "first"
+    assert ScanConfig(measure="containment").as_dict()["keep"] == "longest"
+    with pytest.raises(ConfigError, match="measure"):
+        ScanConfig(measure="overlap")  # type: ignore[arg-type]

@@ -256,3 +256,23 @@ def test_explain_bands(tmp_path):
     )
     assert result.exit_code == 0
     assert "bands" in result.output and "P(candidate | Jaccard" in result.output
+
+
+def test_measure_containment_keeps_the_full_copy(tmp_path):
+    words = [f"word{i % 701}x{i % 13}" for i in range(500)]
+    full, cut = " ".join(words) + ".", " ".join(words[:300])
+    corpus = tmp_path / "in.jsonl"
+    corpus.write_text(
+        json.dumps({"id": "cut", "text": cut}) + "\n" + json.dumps({"id": "full", "text": full})
+    )
+    args = ["scan", str(corpus), "--out", str(tmp_path / "o"), "--threshold", "0.8"]
+    assert runner.invoke(app, args).exit_code == 0
+    assert _lines(tmp_path / "o" / "clusters.jsonl") == []
+    result = runner.invoke(app, [*args, "--measure", "containment", "--explain-bands"])
+    assert result.exit_code == 0, result.output
+    assert "containment 0.75" in result.output
+    (cluster,) = _lines(tmp_path / "o" / "clusters.jsonl")
+    assert cluster["keep"]["doc_id"] == "full"
+    summary = json.loads((tmp_path / "o" / "summary.json").read_text())
+    assert summary["parameters"]["measure"] == "containment"
+    assert summary["parameters"]["keep"] == "longest"

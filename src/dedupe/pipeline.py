@@ -17,13 +17,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from dedupe.config import ScanConfig
+from dedupe.config import CONTAINMENT_MIN_RATIO, ScanConfig
 from dedupe.core.cluster import connected_components, equal_key_pairs, keepers
 from dedupe.core.features import BatchFeatures, featurise
 from dedupe.core.lsh import band_keys, choose_bands, pairs_sharing_keys
 from dedupe.core.segment import drop_spans
 from dedupe.core.signature import permutations
-from dedupe.core.verify import estimated_jaccard
+from dedupe.core.verify import estimated_containment, estimated_jaccard
 from dedupe.errors import InputError
 from dedupe.records import Origin, Record, Skipped
 from dedupe.result import Analysis, Verdict
@@ -93,7 +93,7 @@ class Scanner:
         self._first_texts: list[str] | None = None
         self.perms = permutations(config.num_perm, config.seed)
         self.bands, self.rows = choose_bands(
-            config.threshold, config.num_perm, config.min_candidate_probability
+            config.candidate_threshold, config.num_perm, config.min_candidate_probability
         )
         self.paragraph_bands, self.paragraph_rows = choose_bands(
             config.paragraph_threshold, config.paragraph_num_perm, config.min_candidate_probability
@@ -223,13 +223,25 @@ class Scanner:
         keys = band_keys(signatures, self.bands, self.rows)
         candidates = pairs_sharing_keys(keys, representative)
         similarity = estimated_jaccard(signatures, candidates)
-        verified = candidates[similarity >= self.config.threshold]
+        accept = similarity >= self.config.threshold
+        if self.config.measure == "containment":
+            sizes = _concat([b.doc_sizes for b in self.batches], np.int64)
+            contained = estimated_containment(
+                similarity, sizes[candidates[:, 0]], sizes[candidates[:, 1]]
+            )
+            small = np.minimum(sizes[candidates[:, 0]], sizes[candidates[:, 1]])
+            large = np.maximum(sizes[candidates[:, 0]], sizes[candidates[:, 1]])
+            # Below the ratio the bands were not chosen to find such pairs, and the estimate
+            # of a small set's share in a large one is too noisy to act on.
+            comparable_sizes = small >= CONTAINMENT_MIN_RATIO * large
+            accept |= comparable_sizes & (contained >= self.config.containment_threshold)
+        verified = candidates[accept]
         stats = self.analysis.stats
         stats.candidate_pairs = len(candidates)
         stats.verified_pairs = len(verified)
 
         labels = connected_components(n, np.concatenate([exact_pairs, verified]))
-        keeper = keepers(labels, lengths, self.config.keep)
+        keeper = keepers(labels, lengths, self.config.keep_rule)
         members = np.flatnonzero(keeper != np.arange(n))
         with_keeper = estimated_jaccard(signatures, np.stack([keeper[members], members], axis=1))
         member_similarity = dict(zip(members.tolist(), with_keeper.tolist(), strict=True))

@@ -21,6 +21,7 @@ from dedupe.core.shingle import (
     I64,
     U32,
     U64,
+    distinct_per_unit,
     hash_codepoints,
     ngram_hashes,
     unit_hashes,
@@ -35,7 +36,8 @@ F64 = np.ndarray
 class BatchFeatures:
     """Features of one batch of documents, indexed by position in the batch.
 
-    Document arrays have one row per document; unit arrays one row per unit (paragraph) of every
+    Document arrays have one row per document (``doc_sizes``: distinct shingles, counted only
+    when measuring containment); unit arrays one row per unit (paragraph) of every
     document, in document then text order; ``unit_doc`` says whose. "Eligible" units (at least
     ``min_paragraph_words`` words) are the ones compared; ``eligible`` indexes into the units.
     ``repeat_earlier``/``repeat_later`` are unit indices of within-document repeats with their
@@ -45,6 +47,7 @@ class BatchFeatures:
     doc_tokens: I64
     doc_exact: U64
     doc_signatures: U32
+    doc_sizes: I64
     unit_doc: I64
     unit_start: I64
     unit_end: I64
@@ -139,8 +142,13 @@ def featurise(texts: list[str], config: ScanConfig, perms: Permutations) -> Batc
     else:
         written = _without_units(texts, unit_doc, unit_start, unit_end, repeated)
         doc_shingles, doc_owner = _char_shingles(written, config.shingle.size)
+    if config.measure == "containment":
+        doc_sizes = distinct_per_unit(doc_shingles, doc_owner, len(texts))
+    else:  # only containment needs set sizes; counting them is a sort
+        doc_sizes = np.zeros(len(texts), dtype=np.int64)
     return BatchFeatures(
         doc_tokens=doc_tokens,
+        doc_sizes=doc_sizes,
         doc_exact=unit_hashes(doc_hashes, doc_begin, doc_finish),
         doc_signatures=minhash(doc_shingles, doc_owner, len(texts), perms),
         unit_doc=unit_doc,

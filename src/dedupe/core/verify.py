@@ -26,6 +26,19 @@ def estimated_jaccard(signatures: U32, pairs: npt.NDArray[np.int64]) -> F64:
     return out
 
 
+def estimated_containment(jaccard: F64, size_a: npt.ArrayLike, size_b: npt.ArrayLike) -> F64:
+    """Share of the smaller set that lies in the larger, from the Jaccard similarity and the
+    set sizes: ``|A & B| = J (|A| + |B|) / (1 + J)``.
+
+    >>> estimated_containment(np.array([0.5]), [40], [80]).tolist()
+    [1.0]
+    """
+    a = np.asarray(size_a, dtype=np.float64)
+    b = np.asarray(size_b, dtype=np.float64)
+    shared = jaccard * (a + b) / (1.0 + jaccard)
+    return np.clip(shared / np.maximum(np.minimum(a, b), 1.0), 0.0, 1.0)
+
+
 def exact_jaccard(a: npt.ArrayLike, b: npt.ArrayLike) -> float:
     """Exact Jaccard similarity of two sets of shingle hashes (1.0 for two empty sets).
 
