@@ -52,6 +52,10 @@ DEFAULT_OUT = HERE / "results" / "quality.json"
 THRESHOLDS = tuple(round(0.4 + 0.05 * i, 2) for i in range(12))  # 0.40 .. 0.95
 SHINGLES = ("word:3", "word:4", "word:5", "word:7", "char:5", "char:9")
 NUM_PERMS = (64, 128, 256)
+CONTAINMENT_THRESHOLDS = (0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95)
+#: Robustness of the defaults: MinHash permutation seeds x labelled-corpus seeds.
+ROBUSTNESS_SEEDS = (1, 2, 3, 4, 5)
+ROBUSTNESS_CORPORA = (0, 1)
 PARAGRAPH_THRESHOLDS = (0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 PARAGRAPH_CONTAINMENTS = (0.6, 0.7, 0.8, 0.9, 1.0)
 MIN_PARAGRAPH_WORDS = (4, 6, 8, 12)
@@ -155,6 +159,9 @@ def run_documents(
 
 def _short_config(config: ScanConfig) -> dict[str, Any]:
     return {
+        "measure": config.measure,
+        "containment_threshold": config.containment_threshold,
+        "seed": config.seed,
         "threshold": config.threshold,
         "shingle": str(config.shingle),
         "num_perm": config.num_perm,
@@ -256,6 +263,18 @@ def run_paragraphs(
     return row
 
 
+def exact_similarities(
+    records: Sequence[corpus.Article], pairs: Sequence[corpus.Pair]
+) -> dict[str, list[float]]:
+    """Exact word-5-gram Jaccard of every labelled pair, by difficulty (for the S-curve plot)."""
+    text = {r["id"]: r["text"] for r in records}
+    out: dict[str, list[float]] = defaultdict(list)
+    for a, b, kind in pairs:
+        similarity = corpus.jaccard(corpus.shingles(text[a]), corpus.shingles(text[b]))
+        out[kind].append(round(similarity, 4))
+    return dict(sorted(out.items()))
+
+
 # --- the run -------------------------------------------------------------------------------
 
 
@@ -305,10 +324,30 @@ def measure(quick: bool) -> dict[str, Any]:
     }
     _log("documents at the defaults")
     out["documents_at_defaults"] = run_documents(records, truth)
+    _log("documents at the defaults, measuring containment")
+    out["containment_at_defaults"] = run_documents(records, truth, measure="containment")
     _log("paragraphs at the defaults")
     out["paragraphs_at_defaults"] = run_paragraphs(p_records, p_truth)
+    out["exact_similarity"] = exact_similarities(records, pairs)
     if quick:
         return out
+
+    robustness = []
+    for corpus_seed in ROBUSTNESS_CORPORA:
+        if corpus_seed == CORPUS_SEED:
+            seed_records, seed_truth = records, truth
+        else:
+            seed_records, seed_pairs = corpus.make_labelled_corpus(
+                articles, n_sources=SOURCES, seed=corpus_seed
+            )
+            seed_truth = DocumentTruth.build(seed_pairs, ambiguous)
+        for measure_name in ("jaccard", "containment"):
+            for seed in ROBUSTNESS_SEEDS:
+                _log(f"robustness: corpus {corpus_seed} {measure_name} seed {seed}")
+                row = run_documents(seed_records, seed_truth, measure=measure_name, seed=seed)
+                row["corpus_seed"] = corpus_seed
+                robustness.append(row)
+    out["robustness"] = robustness
 
     sweep = []
     for shingle in SHINGLES:
@@ -321,6 +360,11 @@ def measure(quick: bool) -> dict[str, Any]:
         for threshold in THRESHOLDS:
             _log(f"documents: {defaults.shingle} num_perm {num_perm} threshold {threshold}")
             sweep.append(run_documents(records, truth, num_perm=num_perm, threshold=threshold))
+    for containment in CONTAINMENT_THRESHOLDS:
+        _log(f"documents: containment {containment}")
+        sweep.append(
+            run_documents(records, truth, measure="containment", containment_threshold=containment)
+        )
     out["documents_sweep"] = sweep
     out["documents_best"] = {str(floor): _best(sweep, floor) for floor in (0.99, 0.995, 0.999, 1.0)}
 
