@@ -276,3 +276,16 @@ def test_measure_containment_keeps_the_full_copy(tmp_path):
     summary = json.loads((tmp_path / "o" / "summary.json").read_text())
     assert summary["parameters"]["measure"] == "containment"
     assert summary["parameters"]["keep"] == "longest"
+
+
+def test_an_error_is_one_line_in_a_narrow_terminal_and_keeps_brackets(tmp_path):
+    missing = tmp_path / "a[1]" / ("a-rather-long-directory-name-" * 4) / "corpus.jsonl"
+    result = runner.invoke(app, ["scan", str(missing), "--out", str(tmp_path / "o")])
+    assert result.exit_code == 2
+    (line,) = result.stderr.splitlines()
+    assert line == f"dedupe: error: {missing}: no such file or directory"
+
+
+def test_scan_help_shows_the_keep_default():
+    result = runner.invoke(app, ["scan", "--help"], env={"COLUMNS": "200"})
+    assert "[default: first;" in result.stdout  # rich would drop an unescaped [..]

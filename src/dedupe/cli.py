@@ -30,7 +30,9 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     help="Find duplicate and near-duplicate documents and repeated paragraphs in text corpora.",
 )
-err = Console(stderr=True, highlight=False)
+# An error is one line however narrow the terminal (soft_wrap), so it can be grepped and pasted,
+# and it quotes paths and values as they are (no markup: "data[1].jsonl" keeps its brackets).
+err = Console(stderr=True, highlight=False, soft_wrap=True, markup=False)
 out = Console(highlight=False, soft_wrap=True)
 
 
@@ -133,7 +135,8 @@ def scan(
         Keep | None,
         typer.Option(
             help="Which member of a duplicate cluster stays: the first in input order, "
-            "or the longest.  [default: first; longest with --measure containment]",
+            # Escaped: rich reads an unescaped [default: ...] as markup and drops it.
+            "or the longest.  \\[default: first; longest with --measure containment]",
             show_default=False,
         ),
     ] = None,
