@@ -187,7 +187,8 @@ def summary_dict(
     from dedupe.core.lsh import choose_bands
     from dedupe.pipeline import Scanner  # noqa: F401  (documents where bands come from)
 
-    bands, rows = choose_bands(cfg.threshold, cfg.num_perm, cfg.min_candidate_probability)
+    # The bands the Scanner used: chosen for the candidate threshold, lower in containment mode.
+    bands, rows = choose_bands(cfg.candidate_threshold, cfg.num_perm, cfg.min_candidate_probability)
     return {
         **extra,
         "records_read": stats.records_read,
