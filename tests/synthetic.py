@@ -1,15 +1,19 @@
 """A small labelled corpus generated from a seed: no download, the same bytes on every machine.
 
-Articles are sentences of pseudo-words drawn from a Zipf-like vocabulary (word rank r has weight
-1/r**1.07, the slope of English text), with one sentence in ten drawn instead from a pool of stock
-sentences that is itself Zipf-weighted ("Officials did not respond to requests for comment"), so
-unrelated articles share a little text as real ones do. Each source article gets one copy at a
+Articles are 8-20 sentences of 8-24 pseudo-words drawn from a Zipf-like vocabulary (word rank r
+has weight 1/r**1.07, the slope of English text), with one sentence in ten drawn instead from a
+Zipf-weighted pool of stock sentences (the "did not respond to requests for comment" of real news),
+so unrelated articles share a little text as real ones do. Each source article gets one copy at a
 graded difficulty, as ``benchmarks/corpus.py`` makes them from real news:
 
     exact       the same text
     light       quotes and apostrophes re-typeset, whitespace re-flowed, a site header/footer
     moderate    light after 2-4 typos and one sentence added (from another article) or dropped
-    truncated   moderate's edits, then cut at a sentence end at 55-70 % of the text
+    truncated   moderate's edits, then cut after 55-70 % of the sentences
+
+Word-5-gram Jaccard with the source (seed 0, 800 sources): light 0.85-1.0, moderate 0.54-0.92
+(median 0.77; article length was chosen to put them around the default threshold, as on the
+labelled news), truncated 0.24-0.69, siblings 0.02-0.29.
 
 Hard negatives are "sibling" articles on the same story: a new article that reuses 20-45 % of a
 source's sentences. Pairs ``(id_a, id_b, kind)`` label copies with their difficulty and siblings
@@ -77,7 +81,7 @@ class _Writer:
 
     def article_sentences(self) -> list[str]:
         out = []
-        for _ in range(self.rng.randint(12, 24)):
+        for _ in range(self.rng.randint(8, 20)):
             if self.rng.random() < 0.1:
                 out.append(self.rng.choices(self.stock, self.stock_weights)[0])
             else:
