@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from dedupe import ScanConfig
 from dedupe.cli import app
 
 SEEDS = Path(__file__).resolve().parent.parent / "seeds"
@@ -276,3 +277,30 @@ def test_measure_containment_keeps_the_full_copy(tmp_path):
     summary = json.loads((tmp_path / "o" / "summary.json").read_text())
     assert summary["parameters"]["measure"] == "containment"
     assert summary["parameters"]["keep"] == "longest"
+
+
+def test_an_error_is_one_line_in_a_narrow_terminal_and_keeps_brackets(tmp_path):
+    missing = tmp_path / "a[1]" / ("a-rather-long-directory-name-" * 4) / "corpus.jsonl"
+    result = runner.invoke(app, ["scan", str(missing), "--out", str(tmp_path / "o")])
+    assert result.exit_code == 2
+    (line,) = result.stderr.splitlines()
+    assert line == f"dedupe: error: {missing}: no such file or directory"
+
+
+def test_scan_help_shows_the_keep_default():
+    result = runner.invoke(app, ["scan", "--help"], env={"COLUMNS": "200"})
+    assert "[default: first;" in result.stdout  # rich would drop an unescaped [..]
+
+
+def test_summary_reports_the_bands_the_scan_used_in_containment_mode(tmp_path):
+    from dedupe.core.lsh import choose_bands
+
+    corpus = tmp_path / "in.jsonl"
+    corpus.write_text(json.dumps({"id": "a", "text": ARTICLE}) + "\n")
+    args = ["scan", str(corpus), "--out", str(tmp_path / "o"), "--measure", "containment"]
+    assert runner.invoke(app, args).exit_code == 0
+    parameters = json.loads((tmp_path / "o" / "summary.json").read_text())["parameters"]
+    cfg = ScanConfig(measure="containment")
+    expected = choose_bands(cfg.candidate_threshold, cfg.num_perm, cfg.min_candidate_probability)
+    assert (parameters["lsh_bands"], parameters["lsh_rows"]) == expected
+    assert expected != choose_bands(cfg.threshold, cfg.num_perm, cfg.min_candidate_probability)

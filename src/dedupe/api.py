@@ -32,7 +32,9 @@ def _config(config: ScanConfig | None, options: dict[str, Any]) -> ScanConfig:
         raise ConfigError(f"unknown option: {error}") from None
 
 
-def _as_record(item: Any, position: int, text_field: str, id_field: str) -> Record | Skipped:
+def as_record(item: Any, position: int, text_field: str, id_field: str) -> Record | Skipped:
+    """One library input item (a dict, an ``(id, text)`` pair or a Record) as the record at
+    ``position``, or a skip saying why it cannot be one."""
     origin = Origin(_LIBRARY_ORIGIN, position + 1)
     if isinstance(item, Record):
         return replace(item, position=position)
@@ -124,7 +126,7 @@ def scan(
     """
     started = time.perf_counter()
     cfg = _config(config, options)
-    items = [_as_record(item, i, text_field, id_field) for i, item in enumerate(records)]
+    items = [as_record(item, i, text_field, id_field) for i, item in enumerate(records)]
     pass_one = analyse(items, cfg, progress, jobs)
     result = _assemble(items, pass_one, cfg)
     result.stats.elapsed_seconds = round(time.perf_counter() - started, 3)
@@ -185,7 +187,8 @@ def summary_dict(
     from dedupe.core.lsh import choose_bands
     from dedupe.pipeline import Scanner  # noqa: F401  (documents where bands come from)
 
-    bands, rows = choose_bands(cfg.threshold, cfg.num_perm, cfg.min_candidate_probability)
+    # The bands the Scanner used: chosen for the candidate threshold, lower in containment mode.
+    bands, rows = choose_bands(cfg.candidate_threshold, cfg.num_perm, cfg.min_candidate_probability)
     return {
         **extra,
         "records_read": stats.records_read,

@@ -22,6 +22,7 @@ from dedupe.core.cluster import connected_components, equal_key_pairs, keepers
 from dedupe.core.features import BatchFeatures, featurise
 from dedupe.core.lsh import band_keys, choose_bands, pairs_sharing_keys
 from dedupe.core.segment import drop_spans
+from dedupe.core.shingle import I64
 from dedupe.core.signature import permutations
 from dedupe.core.verify import estimated_containment, estimated_jaccard
 from dedupe.errors import InputError
@@ -67,6 +68,52 @@ def _concat(parts: list[np.ndarray], dtype: type, width: int | None = None) -> n
     if parts:
         return np.concatenate(parts)
     return np.empty((0, width) if width else 0, dtype=dtype)
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentArrays:
+    """Document-level features of a whole input, one row per scanned document in scan order:
+    MinHash signatures, exact keys (hash of the normalised tokens), whether a document has any
+    token, distinct shingle counts (containment mode only) and text lengths."""
+
+    signatures: np.ndarray
+    exact: np.ndarray
+    comparable: np.ndarray
+    sizes: np.ndarray
+    lengths: np.ndarray
+
+
+def exact_links(docs: DocumentArrays) -> tuple[I64, np.ndarray]:
+    """Exact duplicates after normalisation, linked to the first of their group, and the mask of
+    documents that represent their group in LSH (every other member is already linked)."""
+    exact_pairs = equal_key_pairs(docs.exact, docs.comparable)
+    representative = docs.comparable.copy()
+    representative[exact_pairs[:, 1]] = False
+    return exact_pairs, representative
+
+
+def lsh_candidates(
+    signatures: np.ndarray, representative: np.ndarray, bands: int, rows: int
+) -> I64:
+    """Pairs of representatives that share a band key: they depend on the bands alone, so a
+    sweep over thresholds with the same bands computes them once."""
+    return pairs_sharing_keys(band_keys(signatures, bands, rows), representative)
+
+
+def verify_candidates(docs: DocumentArrays, candidates: I64, config: ScanConfig) -> I64:
+    """The candidates that the full signatures confirm at ``config``'s thresholds."""
+    similarity = estimated_jaccard(docs.signatures, candidates)
+    accept = similarity >= config.threshold
+    if config.measure == "containment":
+        size_a, size_b = docs.sizes[candidates[:, 0]], docs.sizes[candidates[:, 1]]
+        contained = estimated_containment(similarity, size_a, size_b)
+        # Below the ratio the bands were not chosen to find such pairs, and the estimate
+        # of a small set's share in a large one is too noisy to act on.
+        comparable_sizes = np.minimum(size_a, size_b) >= CONTAINMENT_MIN_RATIO * np.maximum(
+            size_a, size_b
+        )
+        accept |= comparable_sizes & (contained >= config.containment_threshold)
+    return candidates[accept]
 
 
 def default_jobs() -> int:
@@ -205,43 +252,36 @@ class Scanner:
         stats.paragraph_clusters = sum(1 for d in result.drafts if d.level == "paragraph")
         return result
 
+    def signed_documents(self) -> DocumentArrays:
+        """Sign what is still pending and return the document features of the whole input,
+        in scan order: what :func:`dedupe.tune.tune` links at many thresholds."""
+        self.flush()
+        self._drain()
+        return DocumentArrays(
+            signatures=_concat(
+                [b.doc_signatures for b in self.batches], np.uint32, self.config.num_perm
+            ),
+            exact=_concat([b.doc_exact for b in self.batches], np.uint64),
+            comparable=_concat([b.doc_tokens for b in self.batches], np.int64) > 0,
+            sizes=_concat([b.doc_sizes for b in self.batches], np.int64),
+            lengths=np.asarray(self.lengths, dtype=np.int64),
+        )
+
     def _documents(self, result: PassOne) -> np.ndarray:
         """Document graph: exact groups plus verified LSH candidates. Returns the keeper index of
         every document (itself when kept)."""
         n = len(self.ids)
-        width = self.config.num_perm
-        signatures = _concat([b.doc_signatures for b in self.batches], np.uint32, width)
-        exact = _concat([b.doc_exact for b in self.batches], np.uint64)
-        comparable = _concat([b.doc_tokens for b in self.batches], np.int64) > 0
-        lengths = np.asarray(self.lengths, dtype=np.int64)
-
-        # Exact duplicates after normalisation: linked to the first of their group.
-        exact_pairs = equal_key_pairs(exact, comparable)
-        representative = comparable.copy()
-        representative[exact_pairs[:, 1]] = False
-
-        keys = band_keys(signatures, self.bands, self.rows)
-        candidates = pairs_sharing_keys(keys, representative)
-        similarity = estimated_jaccard(signatures, candidates)
-        accept = similarity >= self.config.threshold
-        if self.config.measure == "containment":
-            sizes = _concat([b.doc_sizes for b in self.batches], np.int64)
-            contained = estimated_containment(
-                similarity, sizes[candidates[:, 0]], sizes[candidates[:, 1]]
-            )
-            small = np.minimum(sizes[candidates[:, 0]], sizes[candidates[:, 1]])
-            large = np.maximum(sizes[candidates[:, 0]], sizes[candidates[:, 1]])
-            # Below the ratio the bands were not chosen to find such pairs, and the estimate
-            # of a small set's share in a large one is too noisy to act on.
-            comparable_sizes = small >= CONTAINMENT_MIN_RATIO * large
-            accept |= comparable_sizes & (contained >= self.config.containment_threshold)
-        verified = candidates[accept]
+        docs = self.signed_documents()
+        signatures = docs.signatures
+        exact_pairs, representative = exact_links(docs)
+        candidates = lsh_candidates(docs.signatures, representative, self.bands, self.rows)
+        verified = verify_candidates(docs, candidates, self.config)
         stats = self.analysis.stats
         stats.candidate_pairs = len(candidates)
         stats.verified_pairs = len(verified)
 
         labels = connected_components(n, np.concatenate([exact_pairs, verified]))
-        keeper = keepers(labels, lengths, self.config.keep_rule)
+        keeper = keepers(labels, docs.lengths, self.config.keep_rule)
         members = np.flatnonzero(keeper != np.arange(n))
         with_keeper = estimated_jaccard(signatures, np.stack([keeper[members], members], axis=1))
         member_similarity = dict(zip(members.tolist(), with_keeper.tolist(), strict=True))
