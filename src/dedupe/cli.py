@@ -41,6 +41,8 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    # Markdown re-flows help paragraphs to the terminal (plain rich keeps our line breaks).
+    rich_markup_mode="markdown",
     help="Find duplicate and near-duplicate documents and repeated paragraphs in text corpora.",
 )
 # An error is one line however narrow the terminal (soft_wrap), so it can be grepped and pasted,
@@ -377,10 +379,10 @@ def tune(
 
     With --pairs, every threshold x shingle (x num_perm) is scored on the labelled pairs: a pair
     is found when scan at that setting puts both records in one cluster (paragraphs aside). It
-    prints the table, recommends the setting with the highest recall among those with precision
-    >= --min-precision (ties to the higher threshold) and the scan command to run. Without
-    --pairs it prints a histogram of the similarity of candidate pairs, to show where the corpus
-    splits into unrelated pairs and copies.
+    prints the table, recommends the setting with the highest recall among those with
+    precision at or above --min-precision (ties to the higher threshold) and the scan command
+    to run. Without --pairs it prints a histogram of the similarity of candidate pairs, to show
+    where the corpus splits into unrelated pairs and copies.
 
     Example: dedupe tune articles.jsonl --pairs labels.csv --out tune/
     """
