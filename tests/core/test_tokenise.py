@@ -30,3 +30,13 @@ def test_every_code_point_class_matches_the_regex():
     _, counts = token_hashes_of_units(pieces)
     expected = np.array([len(WORD_RE.findall(fold(p))) for p in pieces])
     assert np.array_equal(counts, expected)
+
+
+def test_alnum_table_is_str_isalnum_for_every_code_point():
+    from dedupe.core.tokenise import _alnum_table
+
+    table = _alnum_table()
+    expected = np.array(
+        [not 0xD800 <= c <= 0xDFFF and chr(c).isalnum() for c in range(0x110000)], dtype=bool
+    )
+    assert np.array_equal(table, expected)

@@ -29,9 +29,7 @@ _CHUNK_CHARACTERS = 262_144
 def _word_table() -> npt.NDArray[np.uint8]:
     """Per code point: 0 = not a word character, 1 = word character, 2 = a token by itself.
     Built once (read-only) from the same definitions the regex uses."""
-    table = np.zeros(0x110000, dtype=np.uint8)
-    for start, stop in _alnum_ranges():
-        table[start:stop] = 1
+    table = _alnum_table().astype(np.uint8)
     table[ord("_")] = 1
     for start, stop in CJK_RANGES:
         table[start : stop + 1] = 2
@@ -39,20 +37,18 @@ def _word_table() -> npt.NDArray[np.uint8]:
     return table
 
 
-def _alnum_ranges() -> list[tuple[int, int]]:
-    """Half-open ranges of code points for which ``str.isalnum()`` holds (about 0.2 s, once)."""
-    ranges = []
-    start = None
-    for code in range(0x110000):
-        alnum = not 0xD800 <= code <= 0xDFFF and chr(code).isalnum()
-        if alnum and start is None:
-            start = code
-        elif not alnum and start is not None:
-            ranges.append((start, code))
-            start = None
-    if start is not None:
-        ranges.append((start, 0x110000))
-    return ranges
+def _alnum_table() -> npt.NDArray[np.bool_]:
+    """Per code point, whether ``str.isalnum()`` holds for it (False for surrogates).
+
+    Every code point is viewed as a one-character numpy string and classified by
+    ``np.char.isalnum``, which applies CPython's own character predicates: 0.02 s, where a
+    Python loop over 1.1 million ``chr(code).isalnum()`` calls took 0.2 s of every run.
+    """
+    codes = np.arange(0x110000, dtype=np.uint32)
+    codes[0xD800:0xE000] = 0  # surrogates are no characters; 0 reads as "" and is not alnum
+    table = np.asarray(np.char.isalnum(codes.view("<U1")), dtype=np.bool_)
+    table[0] = False
+    return table
 
 
 def token_hashes_of_units(pieces: list[str]) -> tuple[U64, I64]:
