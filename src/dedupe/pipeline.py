@@ -12,7 +12,7 @@ import itertools
 import multiprocessing
 import os
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 
@@ -28,7 +28,7 @@ from dedupe.core.signature import permutations
 from dedupe.core.verify import estimated_jaccard
 from dedupe.errors import InputError
 from dedupe.records import Origin, Record, Skipped
-from dedupe.result import Analysis, Verdict
+from dedupe.result import Analysis, ClusterTable, Verdict
 
 Progress = Callable[[int, int], None]
 """Called after each batch with (records seen, characters of text seen)."""
@@ -40,29 +40,13 @@ BATCH_DOCUMENTS = 2_000
 BATCH_CHARACTERS = 8_000_000
 
 
-@dataclass(frozen=True, slots=True)
-class MemberRef:
-    """A cluster member before its text is known: document position, unit index and span."""
-
-    position: int
-    doc_id: str
-    paragraph: int | None
-    span: tuple[int, int] | None
-    similarity: float
-
-
-@dataclass(frozen=True, slots=True)
-class ClusterDraft:
-    level: str
-    members: tuple[MemberRef, ...]  # the kept member first
-
-
 @dataclass(slots=True)
 class PassOne:
-    """What pass one returns: the analysis and the cluster drafts whose texts a writer fills."""
+    """What pass one returns: the analysis and the cluster tables (documents, then paragraphs)
+    whose paragraph texts a writer fills in."""
 
     analysis: Analysis
-    drafts: list[ClusterDraft] = field(default_factory=list)
+    tables: list[ClusterTable] = field(default_factory=list)
 
 
 def _concat(parts: list[np.ndarray], dtype: type, width: int | None = None) -> np.ndarray:
@@ -203,8 +187,8 @@ class Scanner:
         stats.records_skipped = len(self.analysis.skipped)
         stats.records_kept = sum(1 for v in self.analysis.verdicts.values() if v.status == "kept")
         stats.documents_removed = len(self.analysis.verdicts) - stats.records_kept
-        stats.document_clusters = sum(1 for d in result.drafts if d.level == "document")
-        stats.paragraph_clusters = sum(1 for d in result.drafts if d.level == "paragraph")
+        stats.document_clusters = sum(len(t) for t in result.tables if t.level == "document")
+        stats.paragraph_clusters = sum(len(t) for t in result.tables if t.level == "paragraph")
         return result
 
     def _documents(self, result: PassOne) -> np.ndarray:
@@ -239,15 +223,23 @@ class Scanner:
         groups: dict[int, list[int]] = {}
         for member in members.tolist():
             groups.setdefault(int(keeper[member]), []).append(member)
+        order: list[int] = []
+        similarities: list[float] = []
+        bounds = [0]
         for kept in sorted(groups):
-            refs = [MemberRef(self.positions[kept], self.ids[kept], None, None, 1.0)]
-            refs += [
-                MemberRef(
-                    self.positions[m], self.ids[m], None, None, round(member_similarity[m], 4)
-                )
-                for m in sorted(groups[kept])
-            ]
-            result.drafts.append(ClusterDraft("document", tuple(refs)))
+            cluster = sorted(groups[kept])
+            order += [kept, *cluster]
+            similarities += [1.0, *(round(member_similarity[m], 4) for m in cluster)]
+            bounds.append(len(order))
+        result.tables.append(
+            ClusterTable(
+                "document",
+                bounds,
+                [self.positions[i] for i in order],
+                [self.ids[i] for i in order],
+                similarities,
+            )
+        )
         for index in range(n):
             position, doc_id = self.positions[index], self.ids[index]
             if keeper[index] != index:
@@ -289,7 +281,7 @@ class Scanner:
         starts: list[int] = []
         if len(members):
             starts = np.flatnonzero(np.r_[True, keeper[1:] != keeper[:-1]]).tolist()
-        result.drafts.extend(self._paragraph_drafts(units, members, similarity, starts))
+        result.tables.append(self._paragraph_table(units, members, similarity, starts))
 
         drops: dict[int, set[int]] = {}
         for later in within_b.tolist():
@@ -319,25 +311,22 @@ class Scanner:
         keys = band_keys(e_sigs, self.paragraph_bands, self.paragraph_rows)
         return components_by_bands(keys, labels, verified_across_documents, alive)
 
-    def _paragraph_drafts(
-        self, units: _Units, members: I64, similarity: np.ndarray, starts: Iterable[int]
-    ) -> Iterator[ClusterDraft]:
-        """One draft per component, its members' fields converted to Python values in bulk."""
+    def _paragraph_table(
+        self, units: _Units, members: I64, similarity: np.ndarray, starts: list[int]
+    ) -> ClusterTable:
+        """The paragraph clusters, their members' fields converted to Python values in bulk."""
         unit = units.elig[members]
         doc = units.e_doc[members].tolist()
-        refs = list(
-            map(
-                MemberRef,
-                [self.positions[d] for d in doc],
-                [self.ids[d] for d in doc],
-                units.u_index[unit].tolist(),
-                zip(units.u_start[unit].tolist(), units.u_end[unit].tolist(), strict=True),
-                [round(value, 4) for value in similarity.tolist()],
-            )
+        return ClusterTable(
+            "paragraph",
+            [*starts, len(members)],
+            [self.positions[d] for d in doc],
+            [self.ids[d] for d in doc],
+            [round(value, 4) for value in similarity.tolist()],
+            units.u_index[unit].tolist(),
+            units.u_start[unit].tolist(),
+            units.u_end[unit].tolist(),
         )
-        bounds = [*starts, len(refs)]
-        for first, last in itertools.pairwise(bounds):
-            yield ClusterDraft("paragraph", tuple(refs[first:last]))
 
     def _apply_drops(self, units: _Units, drops: dict[int, set[int]]) -> None:
         """Verdicts of the documents that lose paragraphs: the spans to cut."""
