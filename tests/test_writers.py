@@ -216,8 +216,13 @@ def test_cleaned_line_for_library_input_uses_fields() -> None:
     assert line == '{"lang": "fr", "id": "doc", "body": "nouveau \u00e9"}'
 
 
-def test_cleaned_line_without_span_cannot_change_text() -> None:
-    record = Record(0, "doc", "old", Origin("x"), raw='{"text": "old"}')
+def test_cleaned_line_without_span_finds_it_in_the_line() -> None:
+    record = Record(0, "doc", "old", Origin("x"), raw='{"text" : "old", "id": "doc"}')
+    assert cleaned_jsonl_line(record, "new") == '{"text" : "new", "id": "doc"}'
+
+
+def test_cleaned_line_without_a_text_value_cannot_change_text() -> None:
+    record = Record(0, "doc", "old", Origin("x"), raw='{"body": "old"}')
     with pytest.raises(ValueError, match="no text span"):
         cleaned_jsonl_line(record, "new")
 

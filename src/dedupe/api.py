@@ -242,11 +242,13 @@ def scan_path(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     with open_source(path, fmt, text_field=text_field, id_field=id_field, stdin=stdin) as source:  # type: ignore[arg-type]
-        pass_one = analyse(source, cfg, progress, default_jobs() if jobs is None else jobs)
+        # Spans of text values are found only for the few lines a writer changes.
+        records = source.records(spans=False)
+        pass_one = analyse(records, cfg, progress, default_jobs() if jobs is None else jobs)
         analysis = pass_one.analysis
         previews = Previews(pass_one.tables)
         with CleanedWriter(out, source.format, source.is_tree, text_field, id_field) as writer:
-            for item in source:
+            for item in source.records(spans=False):
                 if not isinstance(item, Record):
                     continue
                 verdict = analysis.verdicts.get(item.position)

@@ -21,7 +21,7 @@ from pathlib import Path, PurePosixPath
 from types import TracebackType
 from typing import IO, Any
 
-from dedupe.readers import Format
+from dedupe.readers import Format, text_value_span
 from dedupe.records import Record
 from dedupe.result import Cluster, ClusterTable
 
@@ -158,9 +158,10 @@ def cleaned_jsonl_line(
         return _dumps(fields)
     if cleaned_text == record.text:
         return record.raw
-    if record.text_span is None:
+    span = record.text_span or text_value_span(record.raw, text_field)
+    if span is None:
         raise ValueError(f"record {record.id!r} has a raw line but no text span to replace")
-    start, end = record.text_span
+    start, end = span
     ascii_only = record.raw.isascii() or _SURROGATE.search(cleaned_text) is not None
     return record.raw[:start] + json.dumps(cleaned_text, ensure_ascii=ascii_only) + record.raw[end:]
 
