@@ -308,8 +308,8 @@ class Scanner:
             accepted[accepted] = estimated_jaccard(e_sigs, pairs[accepted]) >= threshold
             return accepted
 
-        keys = band_keys(e_sigs, self.paragraph_bands, self.paragraph_rows)
-        return components_by_bands(keys, labels, verified_across_documents, alive)
+        bands, rows = self.paragraph_bands, self.paragraph_rows
+        return components_by_bands(e_sigs, bands, rows, labels, verified_across_documents, alive)
 
     def _paragraph_table(
         self, units: _Units, members: I64, similarity: np.ndarray, starts: list[int]
@@ -322,7 +322,7 @@ class Scanner:
             [*starts, len(members)],
             [self.positions[d] for d in doc],
             [self.ids[d] for d in doc],
-            [round(value, 4) for value in similarity.tolist()],
+            _rounded(similarity),
             units.u_index[unit].tolist(),
             units.u_start[unit].tolist(),
             units.u_end[unit].tolist(),
@@ -441,6 +441,15 @@ def _member_similarity(
     values[estimate] = estimated_jaccard(signatures, pairs)
     similarity[others] = values
     return similarity
+
+
+def _rounded(values: np.ndarray, digits: int = 4) -> list[float]:
+    """``[round(v, digits) for v in values]``, rounding each distinct value once: estimates
+    take at most num_perm + 1 values, so 700,000 similarities need a few dozen rounds."""
+    distinct, inverse = np.unique(values, return_inverse=True)
+    table = np.array([round(value, digits) for value in distinct.tolist()], dtype=np.float64)
+    rounded: list[float] = table[inverse].tolist()
+    return rounded
 
 
 def _drop_boilerplate(

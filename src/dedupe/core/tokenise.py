@@ -78,6 +78,8 @@ def token_hashes_of_units(pieces: list[str]) -> tuple[U64, I64]:
 
 
 def _tokenise_chunk(pieces: list[str], hashes: list[U64], counts: list[I64]) -> None:
+    # Folded piece by piece: most pieces are ASCII and take str.lower(); folding a whole chunk
+    # would normalise and case-fold all of it whenever one piece is not ASCII (4x slower).
     joined = "\x01".join(map(fold, pieces))
     if joined.isascii():  # a flag check in CPython; then one byte per code point
         points: npt.NDArray[np.unsignedinteger] = np.frombuffer(joined.encode("ascii"), np.uint8)
