@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import io
 import json
@@ -18,6 +19,7 @@ from dedupe.readers import (
     NOTE_NUL,
     detect_format,
     open_source,
+    text_value_span,
 )
 from dedupe.records import Origin, Record, Skipped
 
@@ -455,3 +457,34 @@ def test_directory_as_jsonl_is_an_input_error(tmp_path: Path) -> None:
 def test_unknown_format_is_a_config_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="'csv'"):
         open_source(str(tmp_path), "csv")  # type: ignore[arg-type]
+
+
+MIXED_LINES = [
+    '{"id": "a", "text": "plain"}',
+    '{"id": "x" "text": "y"}',
+    '{"text": "no id", "title": "t"}',
+    '{"id": 3, "text": "caf\\u00e9 \\"quoted\\"", "text": "repeated key wins"}',
+    "[1, 2]",
+    '{"id": true, "text": "bad id"}',
+    '{"id": "n", "text": 5}',
+    '{"text": ' + "[" * 5_000 + "]" * 5_000 + "}",
+    '  {"id": "w" ,  "text" :  "spaced" }  ',
+    '{"a": 1}}',
+    '{"id": "b", "text": "half \\ud800 pair"}',
+]
+
+
+def test_records_without_spans_are_the_same_records(tmp_path: Path) -> None:
+    path = write_lines(tmp_path / "in.jsonl", *MIXED_LINES)
+    with open_source(str(path)) as source:
+        with_spans = list(source.records())
+        without = list(source.records(spans=False))
+    assert len(without) == len(with_spans) == len(MIXED_LINES)
+    for fast, full in zip(without, with_spans, strict=True):
+        if isinstance(full, Record):
+            assert isinstance(fast, Record) and fast.text_span is None
+            assert full.text_span is not None
+            assert fast == dataclasses.replace(full, text_span=None)
+            assert text_value_span(fast.raw or "", "text") == full.text_span
+        else:
+            assert fast == full

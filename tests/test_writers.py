@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -12,14 +15,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from dedupe.api import Previews, render_clusters
 from dedupe.readers import open_source
 from dedupe.records import Origin, Record
-from dedupe.result import Cluster, Member
+from dedupe.result import Cluster, ClusterTable, Member
 from dedupe.writers import (
     CleanedWriter,
     atomic_open,
     atomic_write_bytes,
     cleaned_jsonl_line,
+    write_cluster_tables,
     write_clusters,
     write_summary,
 )
@@ -121,6 +126,54 @@ def test_write_clusters_empty_and_lone_surrogate(tmp_path: Path) -> None:
     assert json.loads(target.read_text())["keep"]["text"] == "half \ud800 pair"
 
 
+STRINGS = st.text(
+    st.sampled_from([*'ab "\\/\n\t\x00\x1f\u00e9\u2019\u65e5', "\ud800", "\U0001f600"])
+)
+
+
+@st.composite
+def cluster_tables(draw: st.DrawFn) -> tuple[list[ClusterTable], list[list[str]]]:
+    tables, texts = [], []
+    for level in ("document", "paragraph"):
+        sizes = draw(st.lists(st.integers(2, 4), max_size=4))
+        bounds = [0]
+        for size in sizes:
+            bounds.append(bounds[-1] + size)
+        n = bounds[-1]
+        ids = draw(st.lists(STRINGS, min_size=n, max_size=n))
+        sims = draw(st.lists(st.floats(0, 1), min_size=n, max_size=n))
+        if level == "document":
+            tables.append(ClusterTable(level, bounds, list(range(n)), ids, sims))
+            texts.append([""] * n)
+        else:
+            paragraphs = draw(st.lists(st.integers(0, 999), min_size=n, max_size=n))
+            spans = [0] * n
+            tables.append(
+                ClusterTable(level, bounds, list(range(n)), ids, sims, paragraphs, spans, spans)
+            )
+            texts.append(draw(st.lists(STRINGS, min_size=n, max_size=n)))
+    return tables, texts
+
+
+@settings(max_examples=80, deadline=None)
+@given(cluster_tables())
+def test_cluster_tables_are_written_as_their_clusters(tables_and_texts: Any) -> None:
+    tables, texts = tables_and_texts
+    previews = Previews(tables)
+    previews.texts = texts
+    clusters = render_clusters(tables, previews)
+    with _temporary_folder() as folder:
+        expected, fast = folder / "expected.jsonl", folder / "fast.jsonl"
+        assert write_clusters(expected, clusters) == write_cluster_tables(fast, tables, texts)
+        assert fast.read_bytes() == expected.read_bytes()
+
+
+@contextlib.contextmanager
+def _temporary_folder() -> Iterator[Path]:
+    with tempfile.TemporaryDirectory() as name:
+        yield Path(name)
+
+
 def test_write_summary_indented_ordered_with_newline(tmp_path: Path) -> None:
     target = tmp_path / "summary.json"
     summary = {"zeta": 1, "alpha": {"name": "\u00e9"}}
@@ -163,8 +216,13 @@ def test_cleaned_line_for_library_input_uses_fields() -> None:
     assert line == '{"lang": "fr", "id": "doc", "body": "nouveau \u00e9"}'
 
 
-def test_cleaned_line_without_span_cannot_change_text() -> None:
-    record = Record(0, "doc", "old", Origin("x"), raw='{"text": "old"}')
+def test_cleaned_line_without_span_finds_it_in_the_line() -> None:
+    record = Record(0, "doc", "old", Origin("x"), raw='{"text" : "old", "id": "doc"}')
+    assert cleaned_jsonl_line(record, "new") == '{"text" : "new", "id": "doc"}'
+
+
+def test_cleaned_line_without_a_text_value_cannot_change_text() -> None:
+    record = Record(0, "doc", "old", Origin("x"), raw='{"body": "old"}')
     with pytest.raises(ValueError, match="no text span"):
         cleaned_jsonl_line(record, "new")
 

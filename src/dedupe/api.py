@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from dedupe.config import ScanConfig
 from dedupe.core.clean import remove_spans
 from dedupe.errors import ConfigError
-from dedupe.pipeline import ClusterDraft, PassOne, Progress, analyse, default_jobs
+from dedupe.pipeline import PassOne, Progress, analyse, default_jobs
 from dedupe.records import Origin, Record, Skipped
-from dedupe.result import CleanedRecord, Cluster, Member, ScanResult, ScanStats
+from dedupe.result import CleanedRecord, Cluster, ClusterTable, Member, ScanResult, ScanStats
 
 #: Paragraph text in clusters is cut at this many characters.
 PREVIEW_CHARS = 200
@@ -58,48 +61,54 @@ def as_record(item: Any, position: int, text_field: str, id_field: str) -> Recor
     return Record(position, str(doc_id), text, origin, fields=fields)
 
 
-def render_clusters(
-    drafts: list[ClusterDraft], previews: Mapping[tuple[int, int], str]
-) -> list[Cluster]:
-    """Public clusters from drafts; ``previews`` maps (position, paragraph) to paragraph text."""
+def render_clusters(tables: list[ClusterTable], previews: Previews) -> list[Cluster]:
+    """Public clusters from pass one's tables and the paragraph texts collected in pass two."""
     clusters = []
-    counters = {"document": 0, "paragraph": 0}
-    for draft in drafts:
-        counters[draft.level] += 1
-        prefix = "d" if draft.level == "document" else "p"
-        members = tuple(
-            Member(
-                ref.doc_id,
-                ref.paragraph,
-                ref.similarity,
-                "" if ref.paragraph is None else previews.get((ref.position, ref.paragraph), ""),
-            )
-            for ref in draft.members
-        )
-        clusters.append(
-            Cluster(f"{prefix}{counters[draft.level]:06d}", draft.level, members[0], members)  # type: ignore[arg-type]
-        )
+    for table, texts in zip(tables, previews.texts, strict=True):
+        paragraphs: list[int | None] = [None] * len(table.positions)
+        if table.paragraphs is not None:
+            paragraphs = list(table.paragraphs)
+        members = list(map(Member, table.doc_ids, paragraphs, table.similarities, texts))
+        for number, (first, last) in enumerate(itertools.pairwise(table.bounds), start=1):
+            cluster = tuple(members[first:last])
+            level = table.level
+            clusters.append(Cluster(f"{table.prefix}{number:06d}", level, cluster[0], cluster))
     return clusters
 
 
-def preview_wanted(drafts: list[ClusterDraft]) -> dict[int, list[tuple[int, tuple[int, int]]]]:
-    """Which paragraph previews each record position must supply: position -> (paragraph, span)."""
-    wanted: dict[int, list[tuple[int, tuple[int, int]]]] = {}
-    for draft in drafts:
-        for ref in draft.members:
-            if ref.paragraph is not None and ref.span is not None:
-                wanted.setdefault(ref.position, []).append((ref.paragraph, ref.span))
-    return wanted
+class Previews:
+    """The texts cluster members show: a paragraph's first PREVIEW_CHARS characters, "" for a
+    document. Pass two hands each record's text to :meth:`take`; ``texts`` are aligned with the
+    tables' members."""
 
+    def __init__(self, tables: list[ClusterTable]) -> None:
+        self.texts: list[list[str]] = [[""] * len(t.positions) for t in tables]
+        # Per table: members grouped by record position, and where each position's group lies.
+        self._plans: list[tuple[ClusterTable, list[str], list[int], dict[int, tuple[int, int]]]]
+        self._plans = []
+        for table, texts in zip(tables, self.texts, strict=True):
+            if table.paragraphs is None or not table.positions:
+                continue
+            positions = np.asarray(table.positions, dtype=np.int64)
+            order = np.argsort(positions, kind="stable")
+            grouped = positions[order]
+            firsts = np.flatnonzero(np.r_[True, grouped[1:] != grouped[:-1]])
+            lasts = np.r_[firsts[1:], len(grouped)]
+            spans = zip(firsts.tolist(), lasts.tolist(), strict=True)
+            ranges = dict(zip(grouped[firsts].tolist(), spans, strict=True))
+            self._plans.append((table, texts, order.tolist(), ranges))
 
-def take_previews(
-    text: str,
-    position: int,
-    wanted: Mapping[int, list[tuple[int, tuple[int, int]]]],
-    into: dict[tuple[int, int], str],
-) -> None:
-    for paragraph, (start, end) in wanted.get(position, ()):
-        into[(position, paragraph)] = text[start:end][:PREVIEW_CHARS]
+    def take(self, text: str, position: int) -> None:
+        """Cut the previews of the record at ``position`` from its ``text``."""
+        for table, texts, order, ranges in self._plans:
+            found = ranges.get(position)
+            if found is None:
+                continue
+            starts, ends = table.starts, table.ends
+            assert starts is not None and ends is not None  # paragraph tables have spans
+            for member in order[found[0] : found[1]]:
+                start = starts[member]
+                texts[member] = text[start : min(ends[member], start + PREVIEW_CHARS)]
 
 
 def scan(
@@ -135,15 +144,14 @@ def scan(
 
 def _assemble(items: list[Record | Skipped], pass_one: PassOne, cfg: ScanConfig) -> ScanResult:
     analysis = pass_one.analysis
-    wanted = preview_wanted(pass_one.drafts)
-    previews: dict[tuple[int, int], str] = {}
+    previews = Previews(pass_one.tables)
     cleaned: list[CleanedRecord] = []
     duplicates: dict[str, str] = {}
     for item in items:
         if not isinstance(item, Record) or item.position not in analysis.verdicts:
             continue
         verdict = analysis.verdicts[item.position]
-        take_previews(item.text, item.position, wanted, previews)
+        previews.take(item.text, item.position)
         if verdict.status == "duplicate":
             duplicates[item.id] = verdict.duplicate_of or ""
             continue
@@ -157,7 +165,7 @@ def _assemble(items: list[Record | Skipped], pass_one: PassOne, cfg: ScanConfig)
             )
         )
     return ScanResult(
-        clusters=render_clusters(pass_one.drafts, previews),
+        clusters=render_clusters(pass_one.tables, previews),
         records=cleaned,
         duplicates=duplicates,
         skipped=analysis.skipped,
@@ -230,29 +238,29 @@ def scan_path(
     ``jobs`` worker processes sign (default: all cores); the output does not depend on it.
     """
     from dedupe.readers import open_source
-    from dedupe.writers import CleanedWriter, write_clusters, write_summary
+    from dedupe.writers import CleanedWriter, write_cluster_tables, write_summary
 
     started = time.perf_counter()
     cfg = _config(config, options)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     with open_source(path, fmt, text_field=text_field, id_field=id_field, stdin=stdin) as source:  # type: ignore[arg-type]
-        pass_one = analyse(source, cfg, progress, default_jobs() if jobs is None else jobs)
+        # Spans of text values are found only for the few lines a writer changes.
+        records = source.records(spans=False)
+        pass_one = analyse(records, cfg, progress, default_jobs() if jobs is None else jobs)
         analysis = pass_one.analysis
-        wanted = preview_wanted(pass_one.drafts)
-        previews: dict[tuple[int, int], str] = {}
+        previews = Previews(pass_one.tables)
         with CleanedWriter(out, source.format, source.is_tree, text_field, id_field) as writer:
-            for item in source:
+            for item in source.records(spans=False):
                 if not isinstance(item, Record):
                     continue
                 verdict = analysis.verdicts.get(item.position)
                 if verdict is None:
                     continue
-                take_previews(item.text, item.position, wanted, previews)
+                previews.take(item.text, item.position)
                 if verdict.status == "kept":
                     writer.write(item, remove_spans(item.text, verdict.drop_spans))
-        clusters = render_clusters(pass_one.drafts, previews)
-        write_clusters(out / "clusters.jsonl", clusters)
+        clusters = write_cluster_tables(out / "clusters.jsonl", pass_one.tables, previews.texts)
         analysis.stats.elapsed_seconds = round(time.perf_counter() - started, 3)
         summary = summary_dict(
             analysis.stats,
@@ -265,4 +273,4 @@ def scan_path(
     if on_note is not None:
         for origin, message in analysis.notes:
             on_note(f"{origin}: {message}")
-    return FileScan(out, summary, len(clusters), analysis.notes)
+    return FileScan(out, summary, clusters, analysis.notes)

@@ -29,7 +29,8 @@ class Record:
     ``text`` is the text exactly as read (after encoding repair, if any): cleaned copies are sliced
     from it. ``raw`` is the JSONL line it came from (None for text files and library input) and
     ``text_span`` the character span of the text field's JSON value in ``raw``, so a writer can
-    replace that value and keep every other byte of the line. ``fields`` holds the other fields of
+    replace that value and keep every other byte of the line (None when the reader was asked
+    not to find it; the writer then finds it in ``raw``). ``fields`` holds the other fields of
     a library dict, passed through to the cleaned record. ``notes`` lists repairs made on reading.
     """
 

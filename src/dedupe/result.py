@@ -49,6 +49,36 @@ class Cluster:
 
 
 @dataclass(frozen=True, slots=True)
+class ClusterTable:
+    """The clusters of one level as pass one leaves them (no texts yet): parallel lists of
+    members, cluster after cluster, the kept member first in each. Cluster ``i`` holds members
+    ``bounds[i]`` to ``bounds[i + 1] - 1``. One object per member instead cost seconds for the
+    700,000 members of the 81,558 paragraph clusters of the x10 news corpus.
+
+    ``paragraphs``, ``starts`` and ``ends`` (the paragraph's index and character span in its
+    document) are None at document level.
+    """
+
+    level: Level
+    bounds: list[int]
+    positions: list[int]
+    doc_ids: list[str]
+    similarities: list[float]
+    paragraphs: list[int] | None = None
+    starts: list[int] | None = None
+    ends: list[int] | None = None
+
+    def __len__(self) -> int:
+        """The number of clusters."""
+        return len(self.bounds) - 1
+
+    @property
+    def prefix(self) -> str:
+        """Cluster ids are this letter and the cluster's 1-based number in its level."""
+        return "d" if self.level == "document" else "p"
+
+
+@dataclass(frozen=True, slots=True)
 class Verdict:
     """The decision for one scanned record, by input position.
 

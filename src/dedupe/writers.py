@@ -9,26 +9,28 @@ input line except the text value; a cleaned text file is the cleaned text, byte 
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import os
 import re
 import secrets
 import shutil
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
 from types import TracebackType
 from typing import IO, Any
 
-from dedupe.readers import Format
+from dedupe.readers import Format, text_value_span
 from dedupe.records import Record
-from dedupe.result import Cluster
+from dedupe.result import Cluster, ClusterTable
 
 __all__ = [
     "CleanedWriter",
     "atomic_open",
     "atomic_write_bytes",
     "cleaned_jsonl_line",
+    "write_cluster_tables",
     "write_clusters",
     "write_summary",
 ]
@@ -39,6 +41,8 @@ CLEANED_DIR_NAME = "cleaned"
 # A lone surrogate (from a "\ud800" escape in the input) is a valid JSON string but has no UTF-8
 # encoding; such a value is written with ASCII escapes instead of failing the whole file.
 _SURROGATE = re.compile("[\ud800-\udfff]")
+# json's own string encoder (C when available), as json.dumps(..., ensure_ascii=False) uses it.
+_encode_string: Callable[[str], str] = json.encoder.encode_basestring
 # Temporary names carry 32 random bits; a clash is ~1 in 4e9, so a few tries always suffice.
 _TEMP_NAME_ATTEMPTS = 16
 _WRITE_MODES = frozenset({"w", "wt", "wb"})
@@ -78,6 +82,62 @@ def write_clusters(path: Path, clusters: Iterable[Cluster]) -> int:
     return count
 
 
+def write_cluster_tables(
+    path: Path, tables: Iterable[ClusterTable], texts: Iterable[list[str]]
+) -> int:
+    """Write the clusters of ``tables`` (``texts``: each table's member texts) as
+    :func:`write_clusters` writes the :class:`Cluster` objects they make, byte for byte, without
+    making them: each member's JSON is formatted once from its fields (the kept member's is
+    used twice), which at x10 (81,558 clusters, 700,000 members) saves the three objects and
+    the dictionary per member that rendering and dumping took. Return how many were written."""
+    count = 0
+    with atomic_open(path) as stream:
+        for table, member_texts in zip(tables, texts, strict=True):
+            for line in _cluster_lines(table, member_texts):
+                stream.write(line)
+                count += 1
+    return count
+
+
+def _cluster_lines(table: ClusterTable, texts: list[str]) -> Iterator[str]:
+    encode = _encode_string
+    paragraphs = [None] * len(table.positions) if table.paragraphs is None else table.paragraphs
+    members = [
+        f'{{"doc_id": {encode(doc_id)}, "paragraph": {"null" if index is None else index}, '
+        f'"similarity": {float.__repr__(similarity)}, "text": {encode(text)}}}'
+        for doc_id, index, similarity, text in zip(
+            table.doc_ids, paragraphs, table.similarities, texts, strict=True
+        )
+    ]
+    head = f'{{"cluster_id": "{table.prefix}%06d", "level": "{table.level}", "keep": '
+    for number, (first, last) in enumerate(itertools.pairwise(table.bounds), start=1):
+        line = f'{head % number}{members[first]}, "members": [{", ".join(members[first:last])}]}}\n'
+        if not line.isascii() and _SURROGATE.search(line):
+            line = _dumps(_table_cluster(table, texts, number, first, last)) + "\n"
+        yield line
+
+
+def _table_cluster(
+    table: ClusterTable, texts: list[str], number: int, first: int, last: int
+) -> dict[str, Any]:
+    """One cluster of a table as the dictionary ``Cluster.as_dict`` gives."""
+    members = [
+        {
+            "doc_id": table.doc_ids[i],
+            "paragraph": None if table.paragraphs is None else table.paragraphs[i],
+            "similarity": table.similarities[i],
+            "text": texts[i],
+        }
+        for i in range(first, last)
+    ]
+    return {
+        "cluster_id": f"{table.prefix}{number:06d}",
+        "level": table.level,
+        "keep": members[0],
+        "members": members,
+    }
+
+
 def write_summary(path: Path, summary: dict[str, Any]) -> None:
     """Write ``summary`` as indented JSON, keys in the order given, with a final newline."""
     atomic_write_bytes(path, (_dumps(summary, indent=2) + "\n").encode("utf-8"))
@@ -98,9 +158,10 @@ def cleaned_jsonl_line(
         return _dumps(fields)
     if cleaned_text == record.text:
         return record.raw
-    if record.text_span is None:
+    span = record.text_span or text_value_span(record.raw, text_field)
+    if span is None:
         raise ValueError(f"record {record.id!r} has a raw line but no text span to replace")
-    start, end = record.text_span
+    start, end = span
     ascii_only = record.raw.isascii() or _SURROGATE.search(cleaned_text) is not None
     return record.raw[:start] + json.dumps(cleaned_text, ensure_ascii=ascii_only) + record.raw[end:]
 

@@ -78,3 +78,12 @@ def test_estimate_is_unbiased_on_average():
         errors.append(estimated_jaccard(sigs, np.array([[0, 1]]))[0] - exact_jaccard(a, b))
     assert abs(np.mean(errors)) < 0.01
     assert np.mean(np.abs(errors)) < 0.04
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.sampled_from([2, 16, 32, 128, 256]), st.integers(0, 2**32 - 1))
+def test_permutations_are_datasketchs(num_perm, seed):
+    a, b = MinHash(num_perm=num_perm, seed=seed, scheme="affine32").permutations
+    ours = permutations(num_perm, seed)
+    assert ours.a.dtype == np.uint32 and ours.b.dtype == np.uint32
+    assert np.array_equal(ours.a, a) and np.array_equal(ours.b, b)

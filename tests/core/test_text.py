@@ -2,10 +2,12 @@
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from dedupe.core.normalise import normalise_text, word_tokens
 from dedupe.core.repeats import overlapping_units, repeated_units
-from dedupe.core.segment import drop_spans, paragraph_spans
+from dedupe.core.segment import _SENTENCE_END_RE, drop_spans, paragraph_spans, sentence_spans
 
 SAME_FOR_COMPARISON = [
     ("it didn't resolve", 'it didn"t resolve'),
@@ -105,3 +107,27 @@ def test_repeats_never_cross_documents():
     owner = np.array([0, 0, 0, 1, 1, 1])
     pairs = overlapping_units(sh, owner, np.array([0, 1]), 2)
     assert len(pairs.earlier) == 0
+
+
+SENTENCE_ALPHABET = st.sampled_from(
+    [*"aB9 .!?\"')]\u201d\u2019\u201c\u2018([\n\t\u00a0\u2003x", ". A", "! \u201cB", '." 7']
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(SENTENCE_ALPHABET, max_size=40).map("".join), st.integers(0, 5), st.integers(0, 5))
+def test_sentence_spans_are_the_pattern_matches(text, cut_start, cut_end):
+    start, end = min(cut_start, len(text)), max(min(cut_start, len(text)), len(text) - cut_end)
+    spans = sentence_spans(text, start, end)
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    if start == end:
+        assert spans == []
+        return
+    matches = list(_SENTENCE_END_RE.finditer(text, start, end))
+    expected = list(
+        zip([start, *(m.end() for m in matches)], [*(m.end(1) for m in matches), end], strict=True)
+    )
+    assert spans == expected

@@ -30,3 +30,43 @@ def test_every_code_point_class_matches_the_regex():
     _, counts = token_hashes_of_units(pieces)
     expected = np.array([len(WORD_RE.findall(fold(p))) for p in pieces])
     assert np.array_equal(counts, expected)
+
+
+def test_alnum_table_is_str_isalnum_for_every_code_point():
+    from dedupe.core.tokenise import _alnum_table
+
+    table = _alnum_table()
+    expected = np.array(
+        [not 0xD800 <= c <= 0xDFFF and chr(c).isalnum() for c in range(0x110000)], dtype=bool
+    )
+    assert np.array_equal(table, expected)
+
+
+_MASK = 2**64 - 1
+
+
+def _fmix64(value: int) -> int:
+    value ^= value >> 33
+    value = (value * 0xFF51AFD7ED558CCD) & _MASK
+    value ^= value >> 33
+    value = (value * 0xC4CEB9FE1A85EC53) & _MASK
+    return value ^ (value >> 33)
+
+
+def _reference_hash(token: str) -> int:
+    """The token hash by its definition, in Python integers."""
+    terms = sum(_fmix64((ord(c) * 0x9E3779B97F4A7C15 + k) & _MASK) for k, c in enumerate(token))
+    return _fmix64((terms & _MASK) ^ len(token))
+
+
+LONG_TOKENS = st.builds(
+    lambda ch, n: ch * n, st.sampled_from(["a", "é", "Ω", "\u2019x", "1"]), st.integers(1, 700)
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.one_of(st.text(ALPHABET, max_size=40), LONG_TOKENS), min_size=1, max_size=5))
+def test_hash_values_follow_the_definition(pieces):
+    hashes, _ = token_hashes_of_units(pieces)
+    expected = [_reference_hash(t) for piece in pieces for t in WORD_RE.findall(fold(piece))]
+    assert hashes.tolist() == expected

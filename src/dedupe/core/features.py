@@ -8,6 +8,7 @@ the document's token hashes instead of tokenising again.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 import numpy as np
@@ -61,25 +62,29 @@ class BatchFeatures:
 
 def _segment(texts: list[str], with_units: bool) -> tuple[U64, I64, I64, I64, I64, I64]:
     """Token hashes of every unit of every text, and the unit and document token ranges."""
-    unit_doc: list[int] = []
-    unit_start: list[int] = []
-    unit_end: list[int] = []
-    pieces: list[str] = []
-    for doc, text in enumerate(texts):
-        spans = paragraph_spans(text) if with_units else [(0, len(text))]
-        unit_doc.extend([doc] * len(spans))
-        for start, end in spans:
-            unit_start.append(start)
-            unit_end.append(end)
-            pieces.append(text[start:end])
+    if with_units:
+        spans = [paragraph_spans(text) for text in texts]
+        pieces = [
+            text[start:end]
+            for text, units in zip(texts, spans, strict=True)
+            for start, end in units
+        ]
+        bounds = np.array(list(itertools.chain.from_iterable(spans)), dtype=np.int64)
+        bounds = bounds.reshape(-1, 2)
+        per_doc = np.fromiter(map(len, spans), dtype=np.int64, count=len(texts))
+    else:  # each text is one unit: no slicing, no span lists
+        pieces = texts
+        lengths = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
+        bounds = np.stack([np.zeros_like(lengths), lengths], axis=1)
+        per_doc = np.ones(len(texts), dtype=np.int64)
     token_hashes, unit_tokens_ = token_hashes_of_units(pieces)
-    docs = np.asarray(unit_doc, dtype=np.int64)
+    docs = np.repeat(np.arange(len(texts), dtype=np.int64), per_doc)
     doc_tokens = np.bincount(docs, weights=unit_tokens_, minlength=len(texts)).astype(np.int64)
     return (
         token_hashes,
         docs,
-        np.asarray(unit_start, dtype=np.int64),
-        np.asarray(unit_end, dtype=np.int64),
+        np.ascontiguousarray(bounds[:, 0]),
+        np.ascontiguousarray(bounds[:, 1]),
         unit_tokens_,
         doc_tokens,
     )

@@ -10,9 +10,12 @@ candidate on its full signature, so the extra candidates cost time but never pre
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import numpy.typing as npt
 
+from dedupe.core.cluster import merge_components
 from dedupe.core.shingle import U32, U64
 
 I64 = npt.NDArray[np.int64]
@@ -58,70 +61,126 @@ def choose_bands(threshold: float, num_perm: int, min_probability: float) -> tup
 def band_keys(signatures: U32, bands: int, rows: int) -> U64:
     """A 64-bit key per (unit, band): shape ``(units, bands)``. Keys of different bands never
     meet, because candidates are grouped one band at a time."""
-    units = signatures.shape[0]
-    view = signatures[:, : bands * rows].reshape(units, bands, rows).astype(np.uint64)
-    keys = np.zeros((units, bands), dtype=np.uint64)
-    for row in range(rows):
-        keys = (keys ^ view[:, :, row]) * np.uint64(0x9E3779B97F4A7C15)
+    columns = signatures.T
+    keys = [band_key(columns, band, rows) for band in range(bands)]
+    return np.stack(keys, axis=1) if keys else np.zeros((len(signatures), 0), dtype=np.uint64)
+
+
+def band_key(columns: U32, band: int, rows: int) -> U64:
+    """The keys of one band (column ``band`` of :func:`band_keys`) from signatures laid out
+    (permutations x units): ``rows`` contiguous passes over one unit-long uint64 array, where
+    all bands at once went through a (units x bands x rows) uint64 copy (0.46 s at x10)."""
+    keys = np.zeros(columns.shape[1], dtype=np.uint64)
+    for row in range(band * rows, (band + 1) * rows):
+        keys ^= columns[row]
+        keys *= np.uint64(0x9E3779B97F4A7C15)
         keys ^= keys >> np.uint64(29)
     return keys
 
 
 def _pairs_in_runs(order: I64, run_starts: I64, run_lengths: I64) -> I64:
     """All pairs inside each run of ``order`` (runs up to MAX_BUCKET_PAIRS members), chain and
-    star links inside longer runs."""
-    chunks = []
-    small = run_lengths <= MAX_BUCKET_PAIRS
-    member_run = np.repeat(np.arange(len(run_starts)), run_lengths)
+    star links inside longer runs. The runs tile ``order``; a pair lists the earlier slot first.
+
+    Each slot of a small run is repeated once per later slot of its run, so the work is linear
+    in the number of pairs: one pass over the pairs, not one pass over every slot per offset
+    (63 passes over 800,000 paragraph slots per band at x10).
+    """
+    slots = np.arange(len(order), dtype=np.int64)
     run_end = np.repeat(run_starts + run_lengths, run_lengths)
-    is_small = small[member_run]
-    slots = np.arange(len(order))
-    for offset in range(1, int(run_lengths[small].max(initial=1))):
-        other = slots + offset
-        ok = is_small & (other < run_end)
-        if not ok.any():
-            break
-        chunks.append(np.stack([order[slots[ok]], order[other[ok]]], axis=1))
+    is_small = np.repeat(run_lengths <= MAX_BUCKET_PAIRS, run_lengths)
+    later = np.where(is_small, run_end - slots - 1, 0)
+    first = np.repeat(slots, later)
+    step = np.arange(1, len(first) + 1, dtype=np.int64) - np.repeat(np.cumsum(later) - later, later)
+    chunks = [np.stack([order[first], order[first + step]], axis=1)]
     large = ~is_small
     if large.any():
-        first = np.repeat(run_starts, run_lengths)
+        head = np.repeat(run_starts, run_lengths)
         nxt = slots + 1
         chain = large & (nxt < run_end)
         chunks.append(np.stack([order[slots[chain]], order[nxt[chain]]], axis=1))
-        star = large & (slots != first)
-        chunks.append(np.stack([order[first[star]], order[slots[star]]], axis=1))
-    if not chunks:
+        star = large & (slots != head)
+        chunks.append(np.stack([order[head[star]], order[slots[star]]], axis=1))
+    return np.concatenate(chunks).astype(np.int64, copy=False)
+
+
+def band_pairs(column: U64, rows: I64, labels: I64 | None = None) -> I64:
+    """Candidate pairs of one band: ``rows[i]`` and ``rows[j]`` share the key ``column[i] ==
+    column[j]``. All pairs of a bucket of up to MAX_BUCKET_PAIRS rows, chain and star links in a
+    larger one; each pair once, the row that comes first in ``rows`` first. Given component
+    ``labels`` (per row of the whole table), buckets whose rows all share one label are
+    skipped: they hold no pair that could join two components.
+
+    >>> band_pairs(np.array([5, 7, 5, 5], dtype=np.uint64), np.array([0, 1, 2, 3])).tolist()
+    [[0, 2], [0, 3], [2, 3]]
+    """
+    order = np.argsort(column, kind="stable")
+    sorted_keys = column[order]
+    boundary = np.r_[True, sorted_keys[1:] != sorted_keys[:-1]]
+    run_starts = np.flatnonzero(boundary)
+    run_lengths = np.diff(np.r_[run_starts, len(order)])
+    multi = run_lengths > 1
+    if labels is not None and len(order):
+        run_labels = labels[rows[order]]
+        lowest = np.minimum.reduceat(run_labels, run_starts)
+        multi &= lowest != np.maximum.reduceat(run_labels, run_starts)
+    if not multi.any():
         return np.empty((0, 2), dtype=np.int64)
-    return np.concatenate(chunks).astype(np.int64)
+    kept_order = order[np.repeat(multi, run_lengths)]
+    kept_lengths = run_lengths[multi]
+    kept_starts = np.cumsum(kept_lengths) - kept_lengths
+    return _pairs_in_runs(rows[kept_order], kept_starts, kept_lengths)
+
+
+def _masked_rows(num_rows: int, mask: npt.NDArray[np.bool_] | None) -> I64:
+    rows = np.arange(num_rows, dtype=np.int64)
+    return rows if mask is None else rows[mask]
 
 
 def pairs_sharing_keys(keys: U64, mask: npt.NDArray[np.bool_] | None = None) -> I64:
     """Unique pairs ``(i, j)``, ``i < j``, of rows that share a key in any column of ``keys``
     (shape ``(units, bands)``), by sorting each column and grouping equal keys. Rows where
     ``mask`` is False take no part."""
-    rows = np.arange(keys.shape[0], dtype=np.int64)
-    if mask is not None:
-        rows = rows[mask]
-    found = []
-    for band in range(keys.shape[1]):
-        column = keys[rows, band]
-        order = np.argsort(column, kind="stable")
-        sorted_keys = column[order]
-        boundary = np.r_[True, sorted_keys[1:] != sorted_keys[:-1]]
-        run_starts = np.flatnonzero(boundary)
-        run_lengths = np.diff(np.r_[run_starts, len(order)])
-        multi = run_lengths > 1
-        if not multi.any():
-            continue
-        keep = np.repeat(multi, run_lengths)
-        kept_order = order[keep]
-        kept_lengths = run_lengths[multi]
-        kept_starts = np.cumsum(kept_lengths) - kept_lengths
-        pairs = _pairs_in_runs(rows[kept_order], kept_starts, kept_lengths)
-        found.append(pairs)
+    rows = _masked_rows(keys.shape[0], mask)
+    found = [band_pairs(keys[rows, band], rows) for band in range(keys.shape[1])]
     if not found:
         return np.empty((0, 2), dtype=np.int64)
-    pairs = np.concatenate(found)
-    pairs = np.sort(pairs, axis=1)
+    pairs = np.sort(np.concatenate(found), axis=1)
     codes = np.unique(pairs[:, 0] * np.int64(keys.shape[0]) + pairs[:, 1])
     return np.stack([codes // keys.shape[0], codes % keys.shape[0]], axis=1)
+
+
+def components_by_bands(
+    signatures: U32,
+    bands: int,
+    rows: int,
+    labels: I64,
+    accept: Callable[[I64], npt.NDArray[np.bool_]],
+    mask: npt.NDArray[np.bool_] | None = None,
+) -> I64:
+    """Component labels (each row's smallest connected row) of the graph made of the components
+    in ``labels`` plus every LSH candidate pair of ``signatures`` (as :func:`pairs_sharing_keys`
+    finds them in :func:`band_keys`) for which ``accept`` returns True.
+
+    Bands are taken one at a time, and a candidate whose rows are connected already is dropped
+    before ``accept`` sees it, since it could not change a component: the result is that of
+    :func:`~dedupe.core.cluster.connected_components` over all accepted candidates, but only one
+    band's keys and pairs are held at once, and most true pairs are verified once, in the first
+    band they share. On the x10 news paragraphs (16 bands of 2 rows) the union over bands held
+    37 million pairs (1.4 GB with its deduplication) for 5.4 million distinct ones; band by
+    band, 7.5 million are verified.
+
+    >>> sigs = np.array([[1, 8], [1, 9], [2, 9], [3, 4]], dtype=np.uint32)
+    >>> accept_all = lambda pairs: np.ones(len(pairs), bool)
+    >>> components_by_bands(sigs, 2, 1, np.arange(4), accept_all).tolist()
+    [0, 0, 0, 3]
+    """
+    selected = _masked_rows(signatures.shape[0], mask)
+    columns = signatures.T  # a view: each band reads its own columns, nothing is copied
+    for band in range(bands):
+        keys = band_key(columns, band, rows)
+        pairs = band_pairs(keys if mask is None else keys[selected], selected, labels)
+        pairs = pairs[labels[pairs[:, 0]] != labels[pairs[:, 1]]]
+        if len(pairs):
+            labels = merge_components(labels, pairs[accept(pairs)])
+    return labels

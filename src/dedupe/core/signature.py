@@ -4,8 +4,8 @@ datasketch (2.x) pre-mixes each 32-bit shingle hash with MurmurHash3's fmix32 an
 permutation ``a * h + b`` in wrapping uint32 arithmetic, keeping the minimum per permutation.
 We do the same on a (permutations x shingles) uint32 matrix, a chunk of shingles at a time, and take
 each unit's minimum with one ``minimum.reduceat``: no Python code runs per shingle or per unit.
-Permutation parameters come from datasketch itself (:func:`permutations`), so a signature made
-here equals ``datasketch.MinHash(num_perm, seed, hashfunc=..., scheme="affine32")`` fed the
+Permutation parameters are drawn as datasketch draws them (:func:`permutations`), so a signature
+made here equals ``datasketch.MinHash(num_perm, seed, hashfunc=..., scheme="affine32")`` fed the
 same shingle hashes; ``tests/core/test_signature.py`` holds that to the pinned major version.
 """
 
@@ -43,11 +43,19 @@ class Permutations:
 
 
 def permutations(num_perm: int, seed: int) -> Permutations:
-    """datasketch's permutation parameters for ``num_perm`` and ``seed``."""
-    from datasketch import MinHash
+    """datasketch's affine32 permutation parameters for ``num_perm`` and ``seed``, drawn the way
+    ``MinHash._init_permutations`` draws them (a legacy ``RandomState``, odd ``a`` first, then
+    ``b``). Importing datasketch for this took 0.4 s of every run (it pulls in scipy); the test
+    suite checks the parameters against datasketch's own.
 
-    a, b = MinHash(num_perm=num_perm, seed=seed, scheme="affine32").permutations
-    return Permutations(np.asarray(a, dtype=np.uint32), np.asarray(b, dtype=np.uint32), seed)
+    >>> p = permutations(4, 1)
+    >>> p.num_perm, bool((p.a % 2 == 1).all())
+    (4, True)
+    """
+    generator = np.random.RandomState(seed)
+    a = generator.randint(0, 1 << 31, num_perm, dtype=np.uint32) * np.uint32(2) + np.uint32(1)
+    b = generator.randint(0, 1 << 32, num_perm, dtype=np.uint32)
+    return Permutations(a, b, seed)
 
 
 def fmix32(values: U32) -> U32:
