@@ -451,6 +451,16 @@ class Index:
             root_ids = {d.seq: d.id for d in tx.by_seqs(roots)}
         return {d.id: None if d.keeper is None else root_ids[d.keeper] for d in found}
 
+    def similarity(self, doc_id: str, other_id: str) -> float:
+        """Estimated Jaccard similarity of two indexed records (as scan reports it)."""
+        with self._store.read() as tx:
+            found = tx.by_ids([doc_id, other_id])
+        if len({d.id for d in found}) < len({doc_id, other_id}):
+            missing = sorted({doc_id, other_id} - {d.id for d in found})
+            raise KeyError(f"not in index {self.location}: {', '.join(missing)}")
+        signatures = self._signatures(found)
+        return round(float((signatures[0] == signatures[-1]).mean()), 4)
+
     def __contains__(self, doc_id: object) -> bool:
         if not isinstance(doc_id, str):
             return False
