@@ -6,7 +6,8 @@ import logging
 
 from dedupe.api import FileScan, scan, scan_path
 from dedupe.config import ScanConfig, ShingleSpec
-from dedupe.errors import ConfigError, DedupeError, InputError
+from dedupe.errors import ConfigError, DedupeError, InputError, RecordExistsError
+from dedupe.index import Index, IndexStats, IndexVerdict
 from dedupe.records import Origin, Record, Skipped
 from dedupe.result import CleanedRecord, Cluster, Member, ScanResult, ScanStats, Verdict
 
@@ -18,10 +19,14 @@ __all__ = [
     "ConfigError",
     "DedupeError",
     "FileScan",
+    "Index",
+    "IndexStats",
+    "IndexVerdict",
     "InputError",
     "Member",
     "Origin",
     "Record",
+    "RecordExistsError",
     "ScanConfig",
     "ScanResult",
     "ScanStats",

@@ -5,6 +5,7 @@ This is the only module that imports typer or rich, and the only one that prints
 
 from __future__ import annotations
 
+import json
 import shlex
 import sys
 from collections.abc import Callable, Iterator
@@ -23,6 +24,8 @@ from dedupe.api import scan_path
 from dedupe.config import ScanConfig, ShingleSpec
 from dedupe.core.lsh import candidate_probability, choose_bands
 from dedupe.errors import ConfigError, DedupeError, InputError
+from dedupe.index import Index
+from dedupe.index_files import IndexRun, add_path, check_path
 from dedupe.tune import (
     DEFAULT_MIN_PRECISION,
     DEFAULT_SHINGLES,
@@ -201,6 +204,14 @@ def scan(
     explain_bands: Annotated[
         bool, typer.Option(help="Print the LSH bands chosen and the S-curve around the threshold.")
     ] = False,
+    index: Annotated[
+        str | None,
+        typer.Option(
+            help="An index (SQLite file, created if absent): compare the corpus with everything "
+            "indexed before and add it. Clusters name the original, which may be an earlier "
+            "record; paragraphs repeated across documents are not reported.",
+        ),
+    ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors.")] = False,
 ) -> None:
     """Find duplicate documents and repeated paragraphs; write clusters and a cleaned copy.
@@ -211,6 +222,8 @@ def scan(
     (counts, skipped records with file, line and reason, parameters, time).
 
     Example: dedupe scan articles.jsonl --out out/ --threshold 0.8 --shingle word:5
+
+    Example: dedupe scan today.jsonl --out out/ --index seen.sqlite
     """
     try:
         cfg = ScanConfig(
@@ -230,6 +243,20 @@ def scan(
         raise typer.Exit(EXIT_INPUT) from None
     if explain_bands and not quiet:
         _explain_bands(cfg)
+    if index is not None:
+        explicit = _explicit_options(cfg)
+        with _failures(), _open_index(index, cfg if explicit else None) as opened:
+            run_, summary = add_path(
+                corpus,
+                opened,
+                out_dir,
+                fmt=fmt.value if fmt else None,
+                text_field=text_field,
+                id_field=id_field,
+            )
+        if not quiet:
+            _print_index_run(run_, summary)
+        return
     warnings: list[str] = []
     show_progress = sys.stderr.isatty() and not quiet
     progress = Progress(
@@ -626,6 +653,169 @@ def _write_tune_outputs(
         err.print(f"dedupe: error: {error.strerror or error}: {error.filename or ''}".rstrip(": "))
         raise typer.Exit(1) from None
     out.print(f"Wrote {', '.join(str(path) for path in written)}", markup=False)
+
+
+def _explicit_options(cfg: ScanConfig) -> bool:
+    """Whether any option that an index stores differs from the default (an existing index is
+    then checked against them; otherwise it is opened with its own)."""
+    ignored = {"strict", "keep"}
+    return any(
+        value != getattr(DEFAULTS, name)
+        for name, value in ((n, getattr(cfg, n)) for n in cfg.__slots__)  # type: ignore[attr-defined]
+        if name not in ignored
+    )
+
+
+@contextmanager
+def _failures() -> Iterator[None]:
+    """Library errors as one line and exit code 2; OS errors as one line and exit code 1."""
+    try:
+        yield
+    except (DedupeError, KeyError) as error:
+        message = error.args[0] if isinstance(error, KeyError) and error.args else error
+        err.print(f"dedupe: error: {message}", markup=False, soft_wrap=True)
+        raise typer.Exit(EXIT_INPUT) from None
+    except OSError as error:
+        err.print(f"dedupe: error: {error.strerror or error}: {error.filename or ''}".rstrip(": "))
+        raise typer.Exit(1) from None
+
+
+def _open_index(location: str, cfg: ScanConfig | None) -> Index:
+    return Index(location, cfg)
+
+
+def _print_index_run(run_: IndexRun, summary: dict[str, Any]) -> None:
+    for skipped in run_.skipped[:_MAX_WARNINGS_SHOWN]:
+        err.print(f"warning: {skipped.origin}: skipped: {skipped.reason}", markup=False)
+    out.print(
+        f"{_count(run_.records_read, 'record')} read: {run_.added:,} added "
+        f"({run_.new:,} new, {_count(len(run_.duplicates), 'duplicate')}), "
+        f"{len(run_.skipped):,} skipped; the index holds {summary['index']['records']:,}."
+    )
+
+
+index_app = typer.Typer(
+    no_args_is_help=True,
+    help="A persistent index: is an article a copy of one seen before?",
+)
+app.add_typer(index_app, name="index")
+
+IndexPath = Annotated[
+    str, typer.Argument(help="The index: an SQLite file (created by add if absent).")
+]
+Corpus = Annotated[
+    str,
+    typer.Argument(
+        help="A JSONL file, a directory of .txt/.md files, one text file, or '-' for JSONL on "
+        "standard input.",
+        show_default=False,
+    ),
+]
+
+
+@index_app.command("add", no_args_is_help=True)
+def index_add(
+    index: IndexPath,
+    corpus: Corpus,
+    text_field: Annotated[str, typer.Option(help="JSONL field that holds the text.")] = "text",
+    id_field: Annotated[str, typer.Option(help="JSONL field that holds the id.")] = "id",
+    threshold: Annotated[
+        float | None,
+        typer.Option(min=0.01, max=1.0, help="Jaccard threshold of a new index [default: 0.55]."),
+    ] = None,
+    shingle: Annotated[
+        str | None, typer.Option(help="Shingles of a new index [default: word:5].")
+    ] = None,
+    num_perm: Annotated[
+        int | None, typer.Option(help="MinHash permutations of a new index [default: 128].")
+    ] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors.")] = False,
+) -> None:
+    """Add every record of a corpus; each is checked against everything indexed before it.
+
+    An existing index keeps the parameters it was built with; giving different ones is an error.
+
+    Example: dedupe index add seen.sqlite today.jsonl
+    """
+    options: dict[str, Any] = {}
+    if threshold is not None:
+        options["threshold"] = threshold
+    if shingle is not None:
+        options["shingle"] = shingle
+    if num_perm is not None:
+        options["num_perm"] = num_perm
+    with _failures():
+        cfg = ScanConfig(**options) if options else None
+        with _open_index(index, cfg) as opened:
+            run_, summary = add_path(corpus, opened, text_field=text_field, id_field=id_field)
+    if not quiet:
+        _print_index_run(run_, summary)
+
+
+@index_app.command("check", no_args_is_help=True)
+def index_check(
+    index: IndexPath,
+    corpus: Corpus,
+    text_field: Annotated[str, typer.Option(help="JSONL field that holds the text.")] = "text",
+    id_field: Annotated[str, typer.Option(help="JSONL field that holds the id.")] = "id",
+) -> None:
+    """Print a JSON line per record: is it a copy of an indexed one? Changes nothing.
+
+    Each line holds the id, "new" or "duplicate", the original it duplicates, the similarity
+    and the paragraphs its cleaned text leaves out.
+
+    Example: dedupe index check seen.sqlite incoming.jsonl
+    """
+    if not Path(index).exists():
+        err.print(f"dedupe: error: no index at {index}")
+        raise typer.Exit(EXIT_INPUT)
+    skipped: list[Any] = []
+    with _failures(), _open_index(index, None) as opened:
+        for verdict in check_path(
+            corpus, opened, text_field=text_field, id_field=id_field, skipped=skipped
+        ):
+            row = {
+                "id": verdict.id,
+                "status": verdict.status,
+                "duplicate_of": verdict.duplicate_of,
+                "similarity": verdict.similarity,
+                "removed_paragraphs": list(verdict.removed_paragraphs),
+            }
+            out.print(json.dumps(row), markup=False, highlight=False)
+    for item in skipped:
+        err.print(f"warning: {item.origin}: skipped: {item.reason}", markup=False)
+
+
+@index_app.command("stats", no_args_is_help=True)
+def index_stats(index: IndexPath) -> None:
+    """Print the index's counts, size on disk and parameters as JSON.
+
+    Example: dedupe index stats seen.sqlite
+    """
+    if not Path(index).exists():
+        err.print(f"dedupe: error: no index at {index}")
+        raise typer.Exit(EXIT_INPUT)
+    with _failures(), _open_index(index, None) as opened:
+        out.print(json.dumps(opened.stats().as_dict(), indent=2), markup=False)
+
+
+@index_app.command("remove", no_args_is_help=True)
+def index_remove(
+    index: IndexPath,
+    ids: Annotated[list[str], typer.Argument(help="Ids of the records to remove.")],
+) -> None:
+    """Remove records; their clusters are regrouped without them.
+
+    Example: dedupe index remove seen.sqlite article-17 article-18
+    """
+    if not Path(index).exists():
+        err.print(f"dedupe: error: no index at {index}")
+        raise typer.Exit(EXIT_INPUT)
+    with _failures(), _open_index(index, None) as opened:
+        removed = opened.remove_many(ids)
+    out.print(f"removed {removed:,} of {_count(len(ids), 'id')}")
+    if removed < len(ids):
+        raise typer.Exit(1)
 
 
 def _count(number: int, noun: str) -> str:

@@ -25,3 +25,10 @@ class InputError(DedupeError):
         self.reason = reason
         where = path if line is None else f"{path}:{line}"
         super().__init__(f"{where}: {reason}")
+
+
+class RecordExistsError(DedupeError, KeyError):
+    """An index was asked to add an id it already holds; the message names the id."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""

@@ -1,0 +1,233 @@
+"""The embedded backend: one SQLite database file in WAL mode, no server to run.
+
+Durability: WAL with ``synchronous=NORMAL``. A commit appends its pages to the WAL file with
+write(2) before it returns, so once ``add`` has returned the record is in the operating
+system's cache and survives the process being killed (SIGKILL, OOM); only a power loss or a
+kernel crash can lose the last commits, never corrupt the database. ``FULL`` would add an
+fsync per commit (milliseconds on most disks) to survive power loss too; ``durable=True``
+selects it.
+
+Concurrency: each thread gets its own connection; writers take the database lock with
+``BEGIN IMMEDIATE`` before reading what they will decide on, so a check-then-add in one
+process cannot interleave with another process's add. Readers never block writers (WAL).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from dedupe.storage.base import StoredDocument
+
+# Seconds a writer waits for another process's transaction before giving up.
+BUSY_TIMEOUT_SECONDS = 60.0
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS parameters (
+    name TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS documents (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,  -- insertion order, never reused
+    id TEXT NOT NULL UNIQUE,
+    keeper INTEGER,                         -- seq of the cluster's original, NULL for an original
+    size INTEGER NOT NULL,
+    signature BLOB NOT NULL
+);
+-- Only duplicates carry a keeper: a partial index stays small when most records are originals.
+CREATE INDEX IF NOT EXISTS documents_by_keeper ON documents (keeper) WHERE keeper IS NOT NULL;
+-- One row per (band key, record), the primary key is the lookup index (no rowid copy).
+CREATE TABLE IF NOT EXISTS band_keys (
+    key INTEGER NOT NULL,
+    seq INTEGER NOT NULL,
+    PRIMARY KEY (key, seq)
+) WITHOUT ROWID;
+"""
+
+_COLUMNS = "seq, id, keeper, size, signature"
+
+
+def _document(row: tuple[Any, ...]) -> StoredDocument:
+    return StoredDocument(row[0], row[1], row[2], row[3], row[4])
+
+
+class SQLiteTransaction:
+    """The operations of :class:`dedupe.storage.base.Transaction` on one connection."""
+
+    def __init__(self, connection: sqlite3.Connection) -> None:
+        self._db = connection
+
+    def parameters(self) -> dict[str, Any] | None:
+        row = self._db.execute("SELECT value FROM parameters WHERE name = 'index'").fetchone()
+        return None if row is None else dict(json.loads(row[0]))
+
+    def set_parameters(self, parameters: dict[str, Any]) -> None:
+        self._db.execute(
+            "INSERT OR REPLACE INTO parameters (name, value) VALUES ('index', ?)",
+            (json.dumps(parameters, sort_keys=True),),
+        )
+
+    def by_id(self, doc_id: str) -> StoredDocument | None:
+        row = self._db.execute(f"SELECT {_COLUMNS} FROM documents WHERE id = ?", (doc_id,))
+        found = row.fetchone()
+        return None if found is None else _document(found)
+
+    def by_ids(self, doc_ids: Sequence[str]) -> list[StoredDocument]:
+        out: list[StoredDocument] = []
+        for begin in range(0, len(doc_ids), 500):
+            chunk = list(doc_ids[begin : begin + 500])
+            marks = ",".join("?" * len(chunk))
+            rows = self._db.execute(
+                f"SELECT {_COLUMNS} FROM documents WHERE id IN ({marks})", chunk
+            )
+            out.extend(map(_document, rows))
+        return out
+
+    def by_seqs(self, seqs: Iterable[int]) -> list[StoredDocument]:
+        wanted = sorted(set(seqs))
+        out: list[StoredDocument] = []
+        for begin in range(0, len(wanted), 500):
+            chunk = wanted[begin : begin + 500]
+            marks = ",".join("?" * len(chunk))
+            rows = self._db.execute(
+                f"SELECT {_COLUMNS} FROM documents WHERE seq IN ({marks}) ORDER BY seq", chunk
+            )
+            out.extend(map(_document, rows))
+        return out
+
+    def sharing_keys(self, keys: Sequence[int]) -> list[StoredDocument]:
+        if not keys:
+            return []
+        marks = ",".join("?" * len(keys))
+        rows = self._db.execute(
+            f"SELECT {_COLUMNS} FROM documents WHERE seq IN "
+            f"(SELECT seq FROM band_keys WHERE key IN ({marks})) ORDER BY seq",
+            list(keys),
+        )
+        return list(map(_document, rows))
+
+    def members(self, root: int) -> list[StoredDocument]:
+        rows = self._db.execute(
+            f"SELECT {_COLUMNS} FROM documents WHERE seq = ? "
+            f"UNION ALL SELECT {_COLUMNS} FROM documents WHERE keeper = ? ORDER BY seq",
+            (root, root),
+        )
+        return list(map(_document, rows))
+
+    def insert(
+        self, doc_id: str, keeper: int | None, size: int, signature: bytes, keys: Sequence[int]
+    ) -> int:
+        cursor = self._db.execute(
+            "INSERT INTO documents (id, keeper, size, signature) VALUES (?, ?, ?, ?)",
+            (doc_id, keeper, size, signature),
+        )
+        seq = cursor.lastrowid
+        assert seq is not None
+        self._db.executemany(
+            "INSERT OR IGNORE INTO band_keys (key, seq) VALUES (?, ?)",
+            [(key, seq) for key in keys],
+        )
+        return seq
+
+    def delete(self, seq: int, keys: Sequence[int]) -> None:
+        self._db.executemany(
+            "DELETE FROM band_keys WHERE key = ? AND seq = ?", [(key, seq) for key in keys]
+        )
+        self._db.execute("DELETE FROM documents WHERE seq = ?", (seq,))
+
+    def merge(self, old_root: int, new_root: int) -> None:
+        self._db.execute(
+            "UPDATE documents SET keeper = ? WHERE keeper = ? OR seq = ?",
+            (new_root, old_root, old_root),
+        )
+
+    def set_keepers(self, keepers: Iterable[tuple[int, int | None]]) -> None:
+        self._db.executemany(
+            "UPDATE documents SET keeper = ? WHERE seq = ?",
+            [(keeper, seq) for seq, keeper in keepers],
+        )
+
+    def counts(self) -> tuple[int, int]:
+        total = self._db.execute("SELECT count(*) FROM documents").fetchone()[0]
+        originals = self._db.execute(
+            "SELECT count(*) FROM documents WHERE keeper IS NULL"
+        ).fetchone()[0]
+        return int(total), int(originals)
+
+
+class SQLiteStore:
+    """An index database file; safe to share between threads (a connection each) and between
+    processes (SQLite's file locks)."""
+
+    def __init__(self, path: Path, durable: bool = False) -> None:
+        self.path = path
+        self.location = str(path)
+        self._synchronous = "FULL" if durable else "NORMAL"
+        self._local = threading.local()
+        self._connections: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+        self._closed = False
+        path.parent.mkdir(parents=True, exist_ok=True)
+        db = self._connection()
+        with self._transaction(db, "BEGIN IMMEDIATE"):
+            for statement in _SCHEMA.split(";"):
+                if statement.strip():
+                    db.execute(statement)
+
+    def _connection(self) -> sqlite3.Connection:
+        if self._closed:
+            raise ValueError(f"index {self.location} is closed")
+        db: sqlite3.Connection | None = getattr(self._local, "db", None)
+        if db is not None:
+            return db
+        db = sqlite3.connect(
+            self.path,
+            timeout=BUSY_TIMEOUT_SECONDS,
+            isolation_level=None,  # transactions are begun explicitly below
+            check_same_thread=False,  # closed by whichever thread calls close()
+        )
+        db.execute("PRAGMA journal_mode = WAL")
+        db.execute(f"PRAGMA synchronous = {self._synchronous}")
+        db.execute("PRAGMA cache_size = -65536")  # 64 MiB of pages per connection
+        self._local.db = db
+        with self._lock:
+            self._connections.append(db)
+        return db
+
+    @staticmethod
+    @contextmanager
+    def _transaction(db: sqlite3.Connection, begin: str) -> Iterator[SQLiteTransaction]:
+        db.execute(begin)
+        try:
+            yield SQLiteTransaction(db)
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+
+    def read(self) -> Any:
+        return self._transaction(self._connection(), "BEGIN DEFERRED")
+
+    def write(self) -> Any:
+        return self._transaction(self._connection(), "BEGIN IMMEDIATE")
+
+    def size_bytes(self) -> int:
+        """The database and its write-ahead log on disk."""
+        total = 0
+        for suffix in ("", "-wal"):
+            part = Path(f"{self.path}{suffix}")
+            if part.exists():
+                total += part.stat().st_size
+        return total
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            connections, self._connections = self._connections, []
+        for db in connections:
+            db.close()
