@@ -139,9 +139,14 @@ def _token_hashes(points: npt.NDArray[np.unsignedinteger], starts: I64, lengths:
     first = starts[order]
     reaching = len(starts) - np.cumsum(np.bincount(capped, minlength=_SORTED_POSITIONS + 1))
     sums = np.zeros(len(starts), dtype=np.uint64)
+    # One byte per character for the loop: code points above 255 (curly quotes in otherwise
+    # Latin text) stand in as 255 and their terms are corrected afterwards.
+    narrow = points if points.dtype == np.uint8 else np.minimum(points, 255).astype(np.uint8)
     for position in range(int(capped.max(initial=0))):
         count = int(reaching[position])
-        sums[:count] += _position_terms(points[first[:count] + position], position)
+        sums[:count] += _position_terms(narrow[first[:count] + position], position)
+    if narrow is not points:
+        _correct_wide(sums, points, order, starts, lengths)
     long_tokens = np.flatnonzero(lengths[order] > _SORTED_POSITIONS)
     if len(long_tokens):
         sums[long_tokens] += _tail_sums(points, first[long_tokens], lengths[order][long_tokens])
@@ -150,18 +155,31 @@ def _token_hashes(points: npt.NDArray[np.unsignedinteger], starts: I64, lengths:
     return hashes
 
 
-def _position_terms(points: npt.NDArray[np.unsignedinteger], position: int) -> U64:
-    """The terms of characters at one ``position`` inside their tokens."""
+def _position_terms(points: npt.NDArray[np.uint8], position: int) -> U64:
+    """The terms of characters (code points up to 255) at one ``position`` in their tokens."""
     if position >= _TABLE_POSITIONS:
         return fmix64(points.astype(np.uint64) * _MULTIPLIER + np.uint64(position))
-    row = _latin1_terms()[position]
-    if points.dtype == np.uint8:
-        return row[points]
-    terms = row[np.minimum(points, 255)]
+    return _latin1_terms()[position][points]
+
+
+def _correct_wide(
+    sums: U64, points: npt.NDArray[np.unsignedinteger], order: I64, starts: I64, lengths: I64
+) -> None:
+    """Replace, in ``sums`` (tokens in ``order``), the stand-in term of code point 255 by the
+    true term of every token character above 255 at a position below _SORTED_POSITIONS."""
     wide = np.flatnonzero(points > 255)
-    if len(wide):
-        terms[wide] = fmix64(points[wide].astype(np.uint64) * _MULTIPLIER + np.uint64(position))
-    return terms
+    token = np.searchsorted(starts, wide, side="right") - 1
+    inside = token >= 0
+    inside[inside] = wide[inside] < starts[token[inside]] + lengths[token[inside]]
+    wide, token = wide[inside], token[inside]
+    position = (wide - starts[token]).astype(np.uint64)
+    looped = position < np.uint64(_SORTED_POSITIONS)
+    wide, token, position = wide[looped], token[looped], position[looped]
+    true_terms = fmix64(points[wide].astype(np.uint64) * _MULTIPLIER + position)
+    stand_in = fmix64(np.full(len(position), 255, dtype=np.uint64) * _MULTIPLIER + position)
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(len(order))
+    np.add.at(sums, rank[token], true_terms - stand_in)
 
 
 def _tail_sums(points: npt.NDArray[np.unsignedinteger], starts: I64, lengths: I64) -> U64:
