@@ -9,12 +9,11 @@ documents, are built, verified and clustered, and every record gets a verdict.
 from __future__ import annotations
 
 import itertools
-import multiprocessing
 import os
 from collections import deque
 from collections.abc import Callable, Iterable
-from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -29,6 +28,9 @@ from dedupe.core.verify import estimated_containment, estimated_jaccard
 from dedupe.errors import InputError
 from dedupe.records import Origin, Record, Skipped
 from dedupe.result import Analysis, ClusterTable, Verdict
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future, ProcessPoolExecutor
 
 Progress = Callable[[int, int], None]
 """Called after each batch with (records seen, characters of text seen)."""
@@ -196,6 +198,10 @@ class Scanner:
     def _submit(self, texts: list[str]) -> None:
         if self._pool is None:
             # forkserver: safe beside the progress bar's thread, unlike fork.
+            # Imported here: a one-process scan should not pay for them (7 ms).
+            import multiprocessing
+            from concurrent.futures import ProcessPoolExecutor
+
             context = multiprocessing.get_context("forkserver")
             self._pool = ProcessPoolExecutor(self.jobs, mp_context=context)
             if self._first_texts is not None:

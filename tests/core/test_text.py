@@ -131,3 +131,28 @@ def test_sentence_spans_are_the_pattern_matches(text, cut_start, cut_end):
         zip([start, *(m.end() for m in matches)], [*(m.end(1) for m in matches), end], strict=True)
     )
     assert spans == expected
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.lists(st.integers(0, 12), min_size=1, max_size=15), min_size=1, max_size=8),
+    st.integers(1, 3),
+)
+def test_overlapping_units_brute_force(units, docs):
+    shingles = np.array([h for unit in units for h in unit], dtype=np.uint32)
+    owner = np.repeat(np.arange(len(units)), [len(u) for u in units])
+    group = np.sort(np.arange(len(units)) % docs)
+    pairs = overlapping_units(shingles, owner, group, len(units))
+    expected = {
+        (a, b): len(set(units[a]) & set(units[b]))
+        for a in range(len(units))
+        for b in range(a + 1, len(units))
+        if group[a] == group[b] and set(units[a]) & set(units[b])
+    }
+    codes = zip(pairs.earlier.tolist(), pairs.later.tolist(), strict=True)
+    found = dict(zip(codes, pairs.intersection.tolist(), strict=True))
+    assert found == expected
+    for a, b, sa, sb in zip(
+        pairs.earlier, pairs.later, pairs.size_earlier, pairs.size_later, strict=True
+    ):
+        assert (sa, sb) == (len(set(units[a])), len(set(units[b])))

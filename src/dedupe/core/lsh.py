@@ -78,7 +78,7 @@ def band_key(columns: U32, band: int, rows: int) -> U64:
     return keys
 
 
-def _pairs_in_runs(order: I64, run_starts: I64, run_lengths: I64) -> I64:
+def pairs_in_runs(order: I64, run_starts: I64, run_lengths: I64) -> I64:
     """All pairs inside each run of ``order`` (runs up to MAX_BUCKET_PAIRS members), chain and
     star links inside longer runs. The runs tile ``order``; a pair lists the earlier slot first.
 
@@ -129,7 +129,7 @@ def band_pairs(column: U64, rows: I64, labels: I64 | None = None) -> I64:
     kept_order = order[np.repeat(multi, run_lengths)]
     kept_lengths = run_lengths[multi]
     kept_starts = np.cumsum(kept_lengths) - kept_lengths
-    return _pairs_in_runs(rows[kept_order], kept_starts, kept_lengths)
+    return pairs_in_runs(rows[kept_order], kept_starts, kept_lengths)
 
 
 def _masked_rows(num_rows: int, mask: npt.NDArray[np.bool_] | None) -> I64:
