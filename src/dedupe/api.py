@@ -16,7 +16,15 @@ from dedupe.core.clean import remove_spans
 from dedupe.errors import ConfigError
 from dedupe.pipeline import PassOne, Progress, analyse, default_jobs
 from dedupe.records import Origin, Record, Skipped
-from dedupe.result import CleanedRecord, Cluster, ClusterTable, Member, ScanResult, ScanStats
+from dedupe.result import (
+    CleanedRecord,
+    Cluster,
+    ClusterTable,
+    Member,
+    ScanResult,
+    ScanStats,
+    Verdict,
+)
 
 #: Paragraph text in clusters is cut at this many characters.
 PREVIEW_CHARS = 200
@@ -68,12 +76,20 @@ def render_clusters(tables: list[ClusterTable], previews: Previews) -> list[Clus
         paragraphs: list[int | None] = [None] * len(table.positions)
         if table.paragraphs is not None:
             paragraphs = list(table.paragraphs)
-        members = list(map(Member, table.doc_ids, paragraphs, table.similarities, texts))
+        rules = table.rules if table.rules is not None else ["kept"] * len(table.positions)
+        members = list(map(Member, table.doc_ids, paragraphs, table.similarities, texts, rules))
         for number, (first, last) in enumerate(itertools.pairwise(table.bounds), start=1):
             cluster = tuple(members[first:last])
             level = table.level
             clusters.append(Cluster(f"{table.prefix}{number:06d}", level, cluster[0], cluster))
     return clusters
+
+
+def removed_bytes(text: str, verdict: Verdict) -> int:
+    """UTF-8 bytes of ``text`` that ``verdict`` removes (all of a duplicate's)."""
+    if verdict.status == "duplicate":
+        return len(text.encode("utf-8", "surrogatepass"))
+    return sum(len(text[s:e].encode("utf-8", "surrogatepass")) for s, e in verdict.drop_spans)
 
 
 class Previews:
@@ -152,6 +168,7 @@ def _assemble(items: list[Record | Skipped], pass_one: PassOne, cfg: ScanConfig)
             continue
         verdict = analysis.verdicts[item.position]
         previews.take(item.text, item.position)
+        analysis.stats.bytes_removed += removed_bytes(item.text, verdict)
         if verdict.status == "duplicate":
             duplicates[item.id] = verdict.duplicate_of or ""
             continue
@@ -204,6 +221,8 @@ def summary_dict(
         "documents_removed": stats.documents_removed,
         "paragraphs_removed": stats.paragraphs_removed,
         "boilerplate_paragraphs_removed": stats.boilerplate_paragraphs_removed,
+        "bytes_removed": stats.bytes_removed,
+        "removed_by_rule": dict(stats.removed_by_rule),
         "records_skipped": stats.records_skipped,
         "skipped": [s.as_dict() for s in skipped],
         "warnings": [{"file": o.path, "line": o.line, "warning": m} for o, m in notes],
@@ -258,6 +277,8 @@ def scan_path(
                 if verdict is None:
                     continue
                 previews.take(item.text, item.position)
+                if verdict.status == "duplicate" or verdict.drop_spans:
+                    analysis.stats.bytes_removed += removed_bytes(item.text, verdict)
                 if verdict.status == "kept":
                     writer.write(item, remove_spans(item.text, verdict.drop_spans))
         clusters = write_cluster_tables(out / "clusters.jsonl", pass_one.tables, previews.texts)

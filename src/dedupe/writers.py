@@ -102,11 +102,12 @@ def write_cluster_tables(
 def _cluster_lines(table: ClusterTable, texts: list[str]) -> Iterator[str]:
     encode = _encode_string
     paragraphs = [None] * len(table.positions) if table.paragraphs is None else table.paragraphs
+    rules = ["kept"] * len(table.positions) if table.rules is None else table.rules
     members = [
         f'{{"doc_id": {encode(doc_id)}, "paragraph": {"null" if index is None else index}, '
-        f'"similarity": {float.__repr__(similarity)}, "text": {encode(text)}}}'
-        for doc_id, index, similarity, text in zip(
-            table.doc_ids, paragraphs, table.similarities, texts, strict=True
+        f'"similarity": {float.__repr__(similarity)}, "text": {encode(text)}, "rule": "{rule}"}}'
+        for doc_id, index, similarity, text, rule in zip(
+            table.doc_ids, paragraphs, table.similarities, texts, rules, strict=True
         )
     ]
     head = f'{{"cluster_id": "{table.prefix}%06d", "level": "{table.level}", "keep": '
@@ -127,6 +128,7 @@ def _table_cluster(
             "paragraph": None if table.paragraphs is None else table.paragraphs[i],
             "similarity": table.similarities[i],
             "text": texts[i],
+            "rule": "kept" if table.rules is None else table.rules[i],
         }
         for i in range(first, last)
     ]
