@@ -247,17 +247,25 @@ def scan_path(
     on_note: Callable[[str], None] | None = None,
     stdin: Any = None,
     jobs: int | None = None,
+    report: bool = True,
     **options: Any,
 ) -> FileScan:
     """Scan a file, a directory of text files, or ``-`` (JSONL on standard input) and write
-    ``clusters.jsonl``, the cleaned copy and ``summary.json`` into ``out_dir``.
+    ``clusters.jsonl``, the cleaned copy, ``summary.json`` and (with ``report``)
+    ``report.html`` into ``out_dir``.
 
     Two passes: the first signs and clusters (keeping no text), the second re-reads the input to
     write cleaned copies byte-for-byte. Standard input is spooled to a temporary file first.
     ``jobs`` worker processes sign (default: all cores); the output does not depend on it.
     """
     from dedupe.readers import open_source
-    from dedupe.writers import CleanedWriter, write_cluster_tables, write_summary
+    from dedupe.report import ReportSampler, render_report
+    from dedupe.writers import (
+        CleanedWriter,
+        atomic_write_bytes,
+        write_cluster_tables,
+        write_summary,
+    )
 
     started = time.perf_counter()
     cfg = _config(config, options)
@@ -269,6 +277,7 @@ def scan_path(
         pass_one = analyse(records, cfg, progress, default_jobs() if jobs is None else jobs)
         analysis = pass_one.analysis
         previews = Previews(pass_one.tables)
+        sampler = ReportSampler(pass_one.tables) if report else None
         with CleanedWriter(out, source.format, source.is_tree, text_field, id_field) as writer:
             for item in source.records(spans=False):
                 if not isinstance(item, Record):
@@ -277,6 +286,8 @@ def scan_path(
                 if verdict is None:
                     continue
                 previews.take(item.text, item.position)
+                if sampler is not None:
+                    sampler.take(item.text, item.position)
                 if verdict.status == "duplicate" or verdict.drop_spans:
                     analysis.stats.bytes_removed += removed_bytes(item.text, verdict)
                 if verdict.status == "kept":
@@ -291,6 +302,9 @@ def scan_path(
             {"input": path, "format": source.format, "output": str(out)},
         )
         write_summary(out / "summary.json", summary)
+        if sampler is not None:
+            page = render_report(summary, sampler.data(previews.texts))
+            atomic_write_bytes(out / "report.html", page.encode("utf-8", "backslashreplace"))
     if on_note is not None:
         for origin, message in analysis.notes:
             on_note(f"{origin}: {message}")
