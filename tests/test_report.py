@@ -35,6 +35,8 @@ def test_report_is_written_with_totals_rules_and_side_by_side(tmp_path):
     assert page.startswith("<!DOCTYPE html>")
     assert "repeated-paragraph" in page
     assert f"{run.summary['bytes_removed']:,}" in page
+    # The quote variants normalise alike: the recomputed exact Jaccard agrees with the scan's.
+    assert "repeated-paragraph, similarity 1.000, exact Jaccard 1.000" in page
     (pair,) = re.findall(r'<div class="side-by-side">(.*?)\n</div>', page, re.S)
     kept, removed = pair.split('<div class="side removed">')
     # The changed quote is the only difference: struck on the kept side, marked on the other.

@@ -277,7 +277,7 @@ def scan_path(
         pass_one = analyse(records, cfg, progress, default_jobs() if jobs is None else jobs)
         analysis = pass_one.analysis
         previews = Previews(pass_one.tables)
-        sampler = ReportSampler(pass_one.tables) if report else None
+        sampler = ReportSampler(pass_one.tables, cfg) if report else None
         with CleanedWriter(out, source.format, source.is_tree, text_field, id_field) as writer:
             for item in source.records(spans=False):
                 if not isinstance(item, Record):

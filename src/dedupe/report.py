@@ -17,7 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from dedupe.explain import word_diff
+from dedupe.config import ScanConfig, ShingleSpec
+from dedupe.explain import shingle_strings, word_diff
 from dedupe.result import RULES, ClusterTable
 
 #: Side-by-side pairs shown at most: the largest clusters first, then a spread of similarities.
@@ -25,6 +26,9 @@ MAX_PAIRS = 50
 LARGEST_PAIRS = 10
 #: Each side of a pair is cut at this many characters, so the file stays small at any corpus size.
 PAIR_CHARS = 1_500
+#: The exact Jaccard similarity of a sampled pair is computed on texts up to this long (the
+#: sample holds at most 2 * MAX_PAIRS of them).
+EXACT_CHARS = 200_000
 #: Rows in the tables of largest clusters (per level) and of the most widespread paragraphs.
 TOP_CLUSTERS = 10
 TOP_PARAGRAPHS = 15
@@ -46,7 +50,9 @@ class ClusterLine:
 
 @dataclass(frozen=True, slots=True)
 class Pair:
-    """A removed member beside the member it duplicates (texts cut at :data:`PAIR_CHARS`)."""
+    """A removed member beside the member it duplicates (texts cut at :data:`PAIR_CHARS`).
+    ``similarity`` is clusters.jsonl's (what the scan compared with its threshold);
+    ``exact_jaccard`` is recomputed here from the two texts' shingle sets, the check on it."""
 
     cluster_id: str
     level: str
@@ -58,6 +64,7 @@ class Pair:
     removed_id: str
     removed_paragraph: int | None
     removed_text: str
+    exact_jaccard: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,8 +171,9 @@ class ReportSampler:
     """Plans the report's sample from pass one's tables; pass two hands each record's text to
     :meth:`take`; :meth:`data` then builds the :class:`ReportData`."""
 
-    def __init__(self, tables: list[ClusterTable]) -> None:
+    def __init__(self, tables: list[ClusterTable], config: ScanConfig | None = None) -> None:
         self.tables = tables
+        self.config = config if config is not None else ScanConfig()
         self.triples = choose_pairs(tables)
         self.texts: dict[tuple[int, int], str] = {}
         # position -> [(table, member)] whose text the record at that position holds.
@@ -181,7 +189,7 @@ class ReportSampler:
             table = self.tables[number]
             start = 0 if table.starts is None else table.starts[member]
             end = len(text) if table.ends is None else table.ends[member]
-            self.texts[(number, member)] = text[start : min(end, start + PAIR_CHARS)]
+            self.texts[(number, member)] = text[start : min(end, start + EXACT_CHARS)]
 
     def data(self, previews: list[list[str]]) -> ReportData:
         """The report's content; ``previews`` are the tables' member texts (clusters.jsonl's)."""
@@ -189,6 +197,8 @@ class ReportSampler:
         for number, kept, removed in self.triples:
             table = self.tables[number]
             paragraphs = table.paragraphs
+            kept_text = self.texts.get((number, kept), "")
+            removed_text = self.texts.get((number, removed), "")
             pairs.append(
                 Pair(
                     f"{table.prefix}{int(np.searchsorted(table.bounds, kept, 'right')):06d}",
@@ -197,10 +207,11 @@ class ReportSampler:
                     table.similarities[removed],
                     table.doc_ids[kept],
                     None if paragraphs is None else paragraphs[kept],
-                    self.texts.get((number, kept), ""),
+                    kept_text[:PAIR_CHARS],
                     table.doc_ids[removed],
                     None if paragraphs is None else paragraphs[removed],
-                    self.texts.get((number, removed), ""),
+                    removed_text[:PAIR_CHARS],
+                    self._exact_jaccard(table, kept_text, removed_text),
                 )
             )
         largest: list[ClusterLine] = []
@@ -216,6 +227,18 @@ class ReportSampler:
                 widespread += _lines(table, texts, documents, spread, TOP_PARAGRAPHS)
             histograms.append(_histogram(table))
         return ReportData(tuple(largest), tuple(widespread), tuple(histograms), tuple(pairs))
+
+    def _exact_jaccard(self, table: ClusterTable, a: str, b: str) -> float | None:
+        """Jaccard similarity of the shingle sets of ``a`` and ``b`` as the scan builds them:
+        the scan's shingles for documents, word ``paragraph_ngram``-grams for paragraphs."""
+        if max(len(a), len(b)) >= EXACT_CHARS:
+            return None  # cut: the sets would not be the whole texts'
+        config = self.config
+        if table.level == "paragraph":
+            config = ScanConfig(shingle=ShingleSpec("word", config.paragraph_ngram))
+        set_a, set_b = set(shingle_strings(a, config)), set(shingle_strings(b, config))
+        union = set_a | set_b
+        return round(len(set_a & set_b) / len(union), 4) if union else 1.0
 
 
 def _lines(
@@ -402,11 +425,18 @@ def _where(doc_id: str, paragraph: int | None) -> str:
     return _e(doc_id) + ("" if paragraph is None else f", paragraph {paragraph}")
 
 
+def _exact(value: float | None) -> str:
+    return "" if value is None else f", exact Jaccard {value:.3f}"
+
+
 def _pairs(pairs: tuple[Pair, ...]) -> list[str]:
     out = [
         '<h2 id="pairs">Sampled removals, side by side</h2>',
         f'<p class="meta">Up to {MAX_PAIRS} pairs: the largest clusters, then a spread of '
-        f"similarities; each side cut at {PAIR_CHARS:,} characters. Words only in the kept text "
+        f"similarities; each side cut at {PAIR_CHARS:,} characters. The similarity is the one in "
+        "clusters.jsonl (what the scan compared with its threshold: estimated from MinHash "
+        "signatures, exact within a document); the exact Jaccard is recomputed from the whole "
+        "texts' shingle sets as a check. Words only in the kept text "
         "are <del>struck out</del>, words only in the removed text are <ins>highlighted</ins>."
         "</p>",
     ]
@@ -416,7 +446,7 @@ def _pairs(pairs: tuple[Pair, ...]) -> list[str]:
         diff = word_diff(pair.kept_text, pair.removed_text)
         out += [
             f"<h3>{_e(pair.cluster_id)} ({_e(pair.level)}): {_e(pair.rule)}, "
-            f"similarity {pair.similarity:.3f}</h3>",
+            f"similarity {pair.similarity:.3f}{_exact(pair.exact_jaccard)}</h3>",
             '<div class="side-by-side">',
             f'<div class="side kept"><h4>kept: {_where(pair.kept_id, pair.kept_paragraph)}</h4>'
             f"{_side('delete', diff)}</div>",
