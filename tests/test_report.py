@@ -126,3 +126,17 @@ def test_report_opens_in_headless_chromium_without_console_errors(tmp_path):
     views = re.findall(r'<div class="side-by-side">(.*?)</div>\s*</div>', dom, re.S)
     assert any(SEED_LEAD in view for view in views), dom[-3000:]
     assert "<h2" in dom and "repeated-paragraph" in dom
+
+
+def test_widespread_paragraphs_count_documents_not_copies(tmp_path):
+    footer = "Follow us on Twitter and Facebook for the latest news from our newsroom every day."
+    docs = [
+        {"id": "a", "text": f"{LEAD}\n\n{footer}\n\n{OTHER}\n\n{footer}"},
+        {"id": "b", "text": f"{BODY}\n\n{footer}"},
+        {"id": "c", "text": f"{OTHER}\n\n{footer}"},
+    ]
+    scan_path(str(_jsonl(tmp_path / "in.jsonl", docs)), tmp_path / "out")
+    page = (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
+    table = page.split('<table id="widespread-table">')[1].split("</table>")[0]
+    (row,) = [r for r in table.split("<tr>") if "Follow us" in r]
+    assert re.findall(r'<td class="n">(\d+)</td>', row) == ["4", "3"]

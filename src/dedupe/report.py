@@ -10,6 +10,7 @@ SVG, no script, no network, every text escaped.
 
 from __future__ import annotations
 
+import bisect
 import html
 import itertools
 from dataclasses import dataclass
@@ -95,10 +96,15 @@ def _documents_per_cluster(table: ClusterTable) -> np.ndarray:
     """Distinct documents in each cluster (records are numbered by input position)."""
     if len(table) == 0:
         return np.zeros(0, dtype=np.int64)
+    if table.level == "document":  # a document belongs to one cluster at most
+        return np.asarray(np.diff(table.bounds), dtype=np.int64)
     cluster = _cluster_of(table)
     positions = np.asarray(table.positions, dtype=np.int64)
-    codes = np.unique(cluster * (int(positions.max()) + 1) + positions)
-    return np.bincount(codes // (int(positions.max()) + 1), minlength=len(table))
+    width = int(positions.max()) + 1
+    # Sorted (cluster, document) codes; a code unlike its predecessor is a new document.
+    codes = np.sort(cluster * width + positions)
+    first = np.r_[True, codes[1:] != codes[:-1]]
+    return np.bincount(codes[first] // width, minlength=len(table))
 
 
 def _removed(table: ClusterTable) -> np.ndarray:
@@ -201,7 +207,7 @@ class ReportSampler:
             removed_text = self.texts.get((number, removed), "")
             pairs.append(
                 Pair(
-                    f"{table.prefix}{int(np.searchsorted(table.bounds, kept, 'right')):06d}",
+                    f"{table.prefix}{bisect.bisect_right(table.bounds, kept):06d}",
                     table.level,
                     "kept" if table.rules is None else table.rules[removed],
                     table.similarities[removed],
