@@ -140,3 +140,24 @@ def test_widespread_paragraphs_count_documents_not_copies(tmp_path):
     table = page.split('<table id="widespread-table">')[1].split("</table>")[0]
     (row,) = [r for r in table.split("<tr>") if "Follow us" in r]
     assert re.findall(r'<td class="n">(\d+)</td>', row) == ["4", "3"]
+
+
+def test_side_by_side_marks_an_added_header_and_an_edited_word(tmp_path):
+    base = f"{LEAD}\n\n{BODY}\n\n{OTHER}"
+    header = "NewsSite 14-May-2022 | Total Views"
+    docs = [
+        {"id": "orig", "text": base},
+        {"id": "header", "text": f"{header}\n\n{base}"},
+        {"id": "edit", "text": base.replace("minister", "secretary")},
+    ]
+    scan_path(str(_jsonl(tmp_path / "in.jsonl", docs)), tmp_path / "out")
+    page = (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
+    removed = {
+        who: marks
+        for who, marks in re.findall(
+            r'<div class="side removed"><h4>removed: (\w+)</h4>(.*?)</div>', page
+        )
+    }
+    assert re.findall(r"<ins>(.*?)</ins>", removed["header"]) == [html.escape(header)]
+    assert re.findall(r"<ins>(.*?)</ins>", removed["edit"]) == ["secretary"]
+    assert "<del>minister</del>" in page
