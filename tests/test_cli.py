@@ -79,6 +79,7 @@ def test_jsonl_duplicates_removed_and_fields_pass_through(tmp_path):
         "similarity": 1.0,
         "text": "",
         "rule": "kept",
+        "repeats": None,
     }
     assert [m["doc_id"] for m in cluster["members"]] == ["a", "b"]
 

@@ -90,6 +90,8 @@ def test_files_carry_rules_and_counts(tmp_path):
         ("paragraph", "a", 2): "repeated-paragraph",
     }
     assert all(c["keep"]["rule"] == "kept" for c in lines)
+    repeats = {(m["doc_id"], m["paragraph"]): m["repeats"] for c in lines for m in c["members"]}
+    assert repeats == {("a", None): None, ("b", None): None, ("a", 0): None, ("a", 2): 0}
     assert run.summary["removed_by_rule"] == {
         "exact": 1,
         "near-duplicate": 0,
@@ -111,3 +113,16 @@ def test_bytes_removed_counts_duplicates_and_cut_paragraphs(tmp_path):
     expected = len(copy.encode()) + len(base.encode()) - len(kept["text"].encode())
     assert run.summary["bytes_removed"] == expected
     assert scan([("a", base), ("b", copy)]).stats.bytes_removed == expected
+
+
+def test_repeated_paragraph_names_the_paragraph_of_its_own_document():
+    # The lead repeats in b, whose cluster keeps a's copy: the evidence names b's paragraph 0.
+    docs = [("a", f"{LEAD}\n\n{BODY}"), ("b", f"{LEAD}\n\n{OTHER}\n\n{LEAD}")]
+    result = scan(docs)
+    (lead,) = [c for c in result.clusters if c.level == "paragraph" and len(c.members) == 3]
+    got = [(m.doc_id, m.paragraph, m.rule, m.repeats) for m in lead.members]
+    assert got == [
+        ("a", 0, "kept", None),
+        ("b", 0, "kept", None),
+        ("b", 2, "repeated-paragraph", 0),
+    ]

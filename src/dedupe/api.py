@@ -77,7 +77,10 @@ def render_clusters(tables: list[ClusterTable], previews: Previews) -> list[Clus
         if table.paragraphs is not None:
             paragraphs = list(table.paragraphs)
         rules = table.rules if table.rules is not None else ["kept"] * len(table.positions)
-        members = list(map(Member, table.doc_ids, paragraphs, table.similarities, texts, rules))
+        repeats = table.repeats if table.repeats is not None else [None] * len(table.positions)
+        members = list(
+            map(Member, table.doc_ids, paragraphs, table.similarities, texts, rules, repeats)
+        )
         for number, (first, last) in enumerate(itertools.pairwise(table.bounds), start=1):
             cluster = tuple(members[first:last])
             level = table.level

@@ -343,7 +343,10 @@ class Scanner:
         rules = _paragraph_rules(
             members, keeper, units.e_doc, within_b, self.config.boilerplate_min_docs
         )
-        result.tables.append(self._paragraph_table(units, members, similarity, starts, rules))
+        repeats = _repeated_paragraphs(members, within_a, within_b, units)
+        result.tables.append(
+            self._paragraph_table(units, members, similarity, starts, rules, repeats)
+        )
 
         drops: dict[int, set[int]] = {}
         for later in within_b.tolist():
@@ -380,6 +383,7 @@ class Scanner:
         similarity: np.ndarray,
         starts: list[int],
         rules: np.ndarray,
+        repeats: list[int | None],
     ) -> ClusterTable:
         """The paragraph clusters, their members' fields converted to Python values in bulk."""
         unit = units.elig[members]
@@ -394,6 +398,7 @@ class Scanner:
             units.u_start[unit].tolist(),
             units.u_end[unit].tolist(),
             rule_names(rules),
+            repeats,
         )
 
     def _apply_drops(self, units: _Units, drops: dict[int, set[int]]) -> None:
@@ -552,6 +557,27 @@ def _paragraph_rules(
         codes[spread >= min_docs] = RULE_CODE["boilerplate"]
     codes[np.isin(members, within_later)] = RULE_CODE["repeated-paragraph"]
     return codes
+
+
+def _repeated_paragraphs(
+    members: I64, within_a: I64, within_b: I64, units: _Units
+) -> list[int | None]:
+    """For each member that repeats an earlier paragraph of its document (``within_b``), the
+    index in the document of the earliest paragraph it repeats (``within_a``); None for the rest.
+    """
+    repeats = np.full(len(members), -1, dtype=np.int64)
+    if len(within_b) and len(members):
+        order = np.lexsort((within_a, within_b))
+        later, earlier = within_b[order], within_a[order]
+        first = np.r_[True, later[1:] != later[:-1]]
+        later, earlier = later[first], earlier[first]
+        at = np.minimum(np.searchsorted(later, members), len(later) - 1)
+        hit = later[at] == members
+        repeats[hit] = units.u_index[units.elig[earlier[at[hit]]]]
+    values = repeats.astype(object)
+    values[repeats < 0] = None
+    out: list[int | None] = values.tolist()
+    return out
 
 
 def _rounded(values: np.ndarray, digits: int = 4) -> list[float]:

@@ -66,6 +66,7 @@ class Pair:
     removed_paragraph: int | None
     removed_text: str
     exact_jaccard: float | None = None
+    repeats: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -218,6 +219,7 @@ class ReportSampler:
                     None if paragraphs is None else paragraphs[removed],
                     removed_text[:PAIR_CHARS],
                     self._exact_jaccard(table, kept_text, removed_text),
+                    None if table.repeats is None else table.repeats[removed],
                 )
             )
         largest: list[ClusterLine] = []
@@ -431,6 +433,10 @@ def _where(doc_id: str, paragraph: int | None) -> str:
     return _e(doc_id) + ("" if paragraph is None else f", paragraph {paragraph}")
 
 
+def _repeats(paragraph: int | None) -> str:
+    return "" if paragraph is None else f"; repeats paragraph {paragraph} of its own document"
+
+
 def _exact(value: float | None) -> str:
     return "" if value is None else f", exact Jaccard {value:.3f}"
 
@@ -452,7 +458,8 @@ def _pairs(pairs: tuple[Pair, ...]) -> list[str]:
         diff = word_diff(pair.kept_text, pair.removed_text)
         out += [
             f"<h3>{_e(pair.cluster_id)} ({_e(pair.level)}): {_e(pair.rule)}, "
-            f"similarity {pair.similarity:.3f}{_exact(pair.exact_jaccard)}</h3>",
+            f"similarity {pair.similarity:.3f}{_exact(pair.exact_jaccard)}"
+            f"{_repeats(pair.repeats)}</h3>",
             '<div class="side-by-side">',
             f'<div class="side kept"><h4>kept: {_where(pair.kept_id, pair.kept_paragraph)}</h4>'
             f"{_side('delete', diff)}</div>",

@@ -33,13 +33,16 @@ class Member:
     """One member of a cluster. ``similarity`` is the Jaccard similarity with the kept member
     (1.0 for the kept member itself); ``paragraph`` is the 0-based paragraph index in the
     document (None at document level); ``text`` is the paragraph cut at 200 characters, or ""
-    at document level; ``rule`` is why the member was removed, or "kept" (see :data:`RULES`)."""
+    at document level; ``rule`` is why the member was removed, or "kept" (see :data:`RULES`);
+    ``repeats`` is, for a "repeated-paragraph", the index of the earlier paragraph of the same
+    document that it repeats (the cluster's kept member may lie in another document), else None."""
 
     doc_id: str
     paragraph: int | None
     similarity: float
     text: str
     rule: str = "kept"
+    repeats: int | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -48,6 +51,7 @@ class Member:
             "similarity": self.similarity,
             "text": self.text,
             "rule": self.rule,
+            "repeats": self.repeats,
         }
 
 
@@ -75,7 +79,8 @@ class ClusterTable:
     700,000 members of the 81,558 paragraph clusters of the x10 news corpus.
 
     ``paragraphs``, ``starts`` and ``ends`` (the paragraph's index and character span in its
-    document) are None at document level. ``rules`` names each member's rule (:data:`RULES`).
+    document) are None at document level. ``rules`` names each member's rule (:data:`RULES`);
+    ``repeats`` is each paragraph member's :attr:`Member.repeats`.
     """
 
     level: Level
@@ -87,6 +92,7 @@ class ClusterTable:
     starts: list[int] | None = None
     ends: list[int] | None = None
     rules: list[str] | None = None
+    repeats: list[int | None] | None = None
 
     def __len__(self) -> int:
         """The number of clusters."""
