@@ -161,3 +161,14 @@ def test_side_by_side_marks_an_added_header_and_an_edited_word(tmp_path):
     assert re.findall(r"<ins>(.*?)</ins>", removed["header"]) == [html.escape(header)]
     assert re.findall(r"<ins>(.*?)</ins>", removed["edit"]) == ["secretary"]
     assert "<del>minister</del>" in page
+
+
+def test_lone_surrogate_in_a_sampled_text_does_not_fail_the_report(tmp_path):
+    text = f"{LEAD} \\ud800 {BODY}"  # a JSON escape of a lone surrogate: valid JSON, not UTF-8
+    lines = [f'{{"id": "{name}", "text": "{text}"}}\n' for name in ("a", "b")]
+    source = tmp_path / "in.jsonl"
+    source.write_text("".join(lines), encoding="utf-8")
+    run = scan_path(str(source), tmp_path / "out")
+    assert run.summary["removed_by_rule"]["exact"] == 1
+    page = (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
+    assert "\\ud800" in page
