@@ -73,7 +73,14 @@ def test_jsonl_duplicates_removed_and_fields_pass_through(tmp_path):
     assert cleaned_lines == [raw_lines[0], raw_lines[2]]  # byte-for-byte, b removed
     (cluster,) = _lines(tmp_path / "out" / "clusters.jsonl")
     assert cluster["level"] == "document"
-    assert cluster["keep"] == {"doc_id": "a", "paragraph": None, "similarity": 1.0, "text": ""}
+    assert cluster["keep"] == {
+        "doc_id": "a",
+        "paragraph": None,
+        "similarity": 1.0,
+        "text": "",
+        "rule": "kept",
+        "repeats": None,
+    }
     assert [m["doc_id"] for m in cluster["members"]] == ["a", "b"]
 
 

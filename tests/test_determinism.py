@@ -65,8 +65,7 @@ def test_output_files_byte_identical(tmp_path, small_batches):
         summary = json.loads((out / "summary.json").read_text())
         summary.pop("elapsed_seconds")
         summary.pop("output")
-        runs.append(
-            ((out / "clusters.jsonl").read_bytes(), (out / "cleaned.jsonl").read_bytes(), summary)
-        )
+        files = ("clusters.jsonl", "cleaned.jsonl", "report.html")
+        runs.append((*((out / name).read_bytes() for name in files), summary))
     assert runs[0] == runs[1] == runs[2]
     assert runs[0][0].count(b"\n") > 3

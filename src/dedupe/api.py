@@ -16,7 +16,15 @@ from dedupe.core.clean import remove_spans
 from dedupe.errors import ConfigError
 from dedupe.pipeline import PassOne, Progress, analyse, default_jobs
 from dedupe.records import Origin, Record, Skipped
-from dedupe.result import CleanedRecord, Cluster, ClusterTable, Member, ScanResult, ScanStats
+from dedupe.result import (
+    CleanedRecord,
+    Cluster,
+    ClusterTable,
+    Member,
+    ScanResult,
+    ScanStats,
+    Verdict,
+)
 
 #: Paragraph text in clusters is cut at this many characters.
 PREVIEW_CHARS = 200
@@ -68,12 +76,23 @@ def render_clusters(tables: list[ClusterTable], previews: Previews) -> list[Clus
         paragraphs: list[int | None] = [None] * len(table.positions)
         if table.paragraphs is not None:
             paragraphs = list(table.paragraphs)
-        members = list(map(Member, table.doc_ids, paragraphs, table.similarities, texts))
+        rules = table.rules if table.rules is not None else ["kept"] * len(table.positions)
+        repeats = table.repeats if table.repeats is not None else [None] * len(table.positions)
+        members = list(
+            map(Member, table.doc_ids, paragraphs, table.similarities, texts, rules, repeats)
+        )
         for number, (first, last) in enumerate(itertools.pairwise(table.bounds), start=1):
             cluster = tuple(members[first:last])
             level = table.level
             clusters.append(Cluster(f"{table.prefix}{number:06d}", level, cluster[0], cluster))
     return clusters
+
+
+def removed_bytes(text: str, verdict: Verdict) -> int:
+    """UTF-8 bytes of ``text`` that ``verdict`` removes (all of a duplicate's)."""
+    if verdict.status == "duplicate":
+        return len(text.encode("utf-8", "surrogatepass"))
+    return sum(len(text[s:e].encode("utf-8", "surrogatepass")) for s, e in verdict.drop_spans)
 
 
 class Previews:
@@ -152,6 +171,7 @@ def _assemble(items: list[Record | Skipped], pass_one: PassOne, cfg: ScanConfig)
             continue
         verdict = analysis.verdicts[item.position]
         previews.take(item.text, item.position)
+        analysis.stats.bytes_removed += removed_bytes(item.text, verdict)
         if verdict.status == "duplicate":
             duplicates[item.id] = verdict.duplicate_of or ""
             continue
@@ -204,6 +224,8 @@ def summary_dict(
         "documents_removed": stats.documents_removed,
         "paragraphs_removed": stats.paragraphs_removed,
         "boilerplate_paragraphs_removed": stats.boilerplate_paragraphs_removed,
+        "bytes_removed": stats.bytes_removed,
+        "removed_by_rule": dict(stats.removed_by_rule),
         "records_skipped": stats.records_skipped,
         "skipped": [s.as_dict() for s in skipped],
         "warnings": [{"file": o.path, "line": o.line, "warning": m} for o, m in notes],
@@ -228,17 +250,25 @@ def scan_path(
     on_note: Callable[[str], None] | None = None,
     stdin: Any = None,
     jobs: int | None = None,
+    report: bool = True,
     **options: Any,
 ) -> FileScan:
     """Scan a file, a directory of text files, or ``-`` (JSONL on standard input) and write
-    ``clusters.jsonl``, the cleaned copy and ``summary.json`` into ``out_dir``.
+    ``clusters.jsonl``, the cleaned copy, ``summary.json`` and (with ``report``)
+    ``report.html`` into ``out_dir``.
 
     Two passes: the first signs and clusters (keeping no text), the second re-reads the input to
     write cleaned copies byte-for-byte. Standard input is spooled to a temporary file first.
     ``jobs`` worker processes sign (default: all cores); the output does not depend on it.
     """
     from dedupe.readers import open_source
-    from dedupe.writers import CleanedWriter, write_cluster_tables, write_summary
+    from dedupe.report import ReportSampler, render_report
+    from dedupe.writers import (
+        CleanedWriter,
+        atomic_write_bytes,
+        write_cluster_tables,
+        write_summary,
+    )
 
     started = time.perf_counter()
     cfg = _config(config, options)
@@ -250,6 +280,7 @@ def scan_path(
         pass_one = analyse(records, cfg, progress, default_jobs() if jobs is None else jobs)
         analysis = pass_one.analysis
         previews = Previews(pass_one.tables)
+        sampler = ReportSampler(pass_one.tables, cfg) if report else None
         with CleanedWriter(out, source.format, source.is_tree, text_field, id_field) as writer:
             for item in source.records(spans=False):
                 if not isinstance(item, Record):
@@ -258,6 +289,10 @@ def scan_path(
                 if verdict is None:
                     continue
                 previews.take(item.text, item.position)
+                if sampler is not None:
+                    sampler.take(item.text, item.position)
+                if verdict.status == "duplicate" or verdict.drop_spans:
+                    analysis.stats.bytes_removed += removed_bytes(item.text, verdict)
                 if verdict.status == "kept":
                     writer.write(item, remove_spans(item.text, verdict.drop_spans))
         clusters = write_cluster_tables(out / "clusters.jsonl", pass_one.tables, previews.texts)
@@ -270,6 +305,9 @@ def scan_path(
             {"input": path, "format": source.format, "output": str(out)},
         )
         write_summary(out / "summary.json", summary)
+        if sampler is not None:
+            page = render_report(summary, sampler.data(previews.texts))
+            atomic_write_bytes(out / "report.html", page.encode("utf-8", "backslashreplace"))
     if on_note is not None:
         for origin, message in analysis.notes:
             on_note(f"{origin}: {message}")

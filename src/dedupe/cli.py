@@ -212,14 +212,23 @@ def scan(
             "record; paragraphs repeated across documents are not reported.",
         ),
     ] = None,
+    report: Annotated[
+        bool,
+        typer.Option(
+            "--report/--no-report",
+            help="Also write report.html: totals, similarity histograms, the largest clusters "
+            "and sampled removals side by side (one self-contained file; not with --index).",
+        ),
+    ] = True,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors.")] = False,
 ) -> None:
     """Find duplicate documents and repeated paragraphs; write clusters and a cleaned copy.
 
     Writes into --out: clusters.jsonl (one line per cluster of duplicates, with the kept member
     and each member's similarity to it), cleaned.jsonl or cleaned/ (every record but the removed
-    duplicates, with repeated paragraphs cut out and every other byte unchanged) and summary.json
-    (counts, skipped records with file, line and reason, parameters, time).
+    duplicates, with repeated paragraphs cut out and every other byte unchanged), summary.json
+    (counts, skipped records with file, line and reason, parameters, time) and report.html (what
+    was removed and why, with sampled removals beside the text they duplicate).
 
     Example: dedupe scan articles.jsonl --out out/ --threshold 0.8 --shingle word:5
 
@@ -272,7 +281,7 @@ def scan(
         with progress:
             task = progress.add_task("scan", total=None, records=0, mb=0.0)
 
-            def report(records: int, characters: int) -> None:
+            def on_progress(records: int, characters: int) -> None:
                 progress.update(task, records=records, mb=characters / 1e6)
 
             result = scan_path(
@@ -282,9 +291,10 @@ def scan(
                 fmt=fmt.value if fmt else None,
                 text_field=text_field,
                 id_field=id_field,
-                progress=report,
+                progress=on_progress,
                 on_note=warnings.append,
                 jobs=jobs,
+                report=report,
             )
     except InputError as error:
         err.print(f"dedupe: error: {error}")

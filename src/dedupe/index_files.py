@@ -134,7 +134,10 @@ def _clusters(index: Index, duplicates: dict[str, str]) -> list[Cluster]:
     clusters = []
     for number, (original, members) in enumerate(groups.items(), start=1):
         keep = Member(original, None, 1.0, "")
-        rest = tuple(Member(m, None, index.similarity(original, m), "") for m in members)
+        # The index links by verified similarity; it keeps no exact-hash table to tell "exact".
+        rest = tuple(
+            Member(m, None, index.similarity(original, m), "", "near-duplicate") for m in members
+        )
         clusters.append(Cluster(f"d{number:06d}", "document", keep, (keep, *rest)))
     return clusters
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import itertools
 import os
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -27,7 +27,7 @@ from dedupe.core.signature import permutations
 from dedupe.core.verify import estimated_containment, estimated_jaccard
 from dedupe.errors import InputError
 from dedupe.records import Origin, Record, Skipped
-from dedupe.result import Analysis, ClusterTable, Verdict
+from dedupe.result import RULE_CODE, RULES, Analysis, ClusterTable, Verdict
 
 if TYPE_CHECKING:
     from concurrent.futures import Future, ProcessPoolExecutor
@@ -241,6 +241,8 @@ class Scanner:
         stats.documents_removed = len(self.analysis.verdicts) - stats.records_kept
         stats.document_clusters = sum(len(t) for t in result.tables if t.level == "document")
         stats.paragraph_clusters = sum(len(t) for t in result.tables if t.level == "paragraph")
+        by_rule = Counter(rule for t in result.tables for rule in t.rules or ())
+        stats.removed_by_rule = {rule: by_rule[rule] for rule in RULES[1:]}
         return result
 
     def signed_documents(self) -> DocumentArrays:
@@ -276,17 +278,21 @@ class Scanner:
         members = np.flatnonzero(keeper != np.arange(n))
         with_keeper = estimated_jaccard(signatures, np.stack([keeper[members], members], axis=1))
         member_similarity = dict(zip(members.tolist(), with_keeper.tolist(), strict=True))
+        removal_rules = _document_rules(docs, keeper, members, with_keeper, self.config)
+        member_rule = dict(zip(members.tolist(), removal_rules, strict=True))
 
         groups: dict[int, list[int]] = {}
         for member in members.tolist():
             groups.setdefault(int(keeper[member]), []).append(member)
         order: list[int] = []
         similarities: list[float] = []
+        rules: list[str] = []
         bounds = [0]
         for kept in sorted(groups):
             cluster = sorted(groups[kept])
             order += [kept, *cluster]
             similarities += [1.0, *(round(member_similarity[m], 4) for m in cluster)]
+            rules += ["kept", *(member_rule[m] for m in cluster)]
             bounds.append(len(order))
         result.tables.append(
             ClusterTable(
@@ -295,6 +301,7 @@ class Scanner:
                 [self.positions[i] for i in order],
                 [self.ids[i] for i in order],
                 similarities,
+                rules=rules,
             )
         )
         for index in range(n):
@@ -307,6 +314,7 @@ class Scanner:
                     "duplicate",
                     self.ids[kept],
                     round(member_similarity[index], 4),
+                    rule=member_rule[index],
                 )
             else:
                 self.analysis.verdicts[position] = Verdict(position, doc_id, "kept")
@@ -338,7 +346,13 @@ class Scanner:
         starts: list[int] = []
         if len(members):
             starts = np.flatnonzero(np.r_[True, keeper[1:] != keeper[:-1]]).tolist()
-        result.tables.append(self._paragraph_table(units, members, similarity, starts))
+        rules = _paragraph_rules(
+            members, keeper, units.e_doc, within_b, self.config.boilerplate_min_docs
+        )
+        repeats = _repeated_paragraphs(members, within_a, within_b, units)
+        result.tables.append(
+            self._paragraph_table(units, members, similarity, starts, rules, repeats)
+        )
 
         drops: dict[int, set[int]] = {}
         for later in within_b.tolist():
@@ -369,7 +383,13 @@ class Scanner:
         return components_by_bands(e_sigs, bands, rows, labels, verified_across_documents, alive)
 
     def _paragraph_table(
-        self, units: _Units, members: I64, similarity: np.ndarray, starts: list[int]
+        self,
+        units: _Units,
+        members: I64,
+        similarity: np.ndarray,
+        starts: list[int],
+        rules: np.ndarray,
+        repeats: list[int | None],
     ) -> ClusterTable:
         """The paragraph clusters, their members' fields converted to Python values in bulk."""
         unit = units.elig[members]
@@ -383,6 +403,8 @@ class Scanner:
             units.u_index[unit].tolist(),
             units.u_start[unit].tolist(),
             units.u_end[unit].tolist(),
+            rule_names(rules),
+            repeats,
         )
 
     def _apply_drops(self, units: _Units, drops: dict[int, set[int]]) -> None:
@@ -498,6 +520,70 @@ def _member_similarity(
     values[estimate] = estimated_jaccard(signatures, pairs)
     similarity[others] = values
     return similarity
+
+
+def rule_names(codes: np.ndarray) -> list[str]:
+    """The names (:data:`~dedupe.result.RULES`) of an array of rule codes, in one lookup."""
+    names: list[str] = np.asarray(RULES, dtype=object)[codes].tolist()
+    return names
+
+
+def _document_rules(
+    docs: DocumentArrays,
+    keeper: np.ndarray,
+    members: I64,
+    similarity: np.ndarray,
+    config: ScanConfig,
+) -> list[str]:
+    """Why each removed document goes: "exact" when its normalised tokens hash like its
+    keeper's, "containment" when only containment (below the Jaccard threshold) can have linked
+    it, else "near-duplicate" (a verified link, possibly through other members)."""
+    codes = np.full(len(members), RULE_CODE["near-duplicate"], dtype=np.int64)
+    if config.measure == "containment":
+        codes[similarity < config.threshold] = RULE_CODE["containment"]
+    codes[docs.exact[members] == docs.exact[keeper[members]]] = RULE_CODE["exact"]
+    return rule_names(codes)
+
+
+def _paragraph_rules(
+    members: I64, keeper: I64, e_doc: I64, within_later: I64, min_docs: int
+) -> np.ndarray:
+    """Rule codes of paragraph cluster members (grouped by component ``keeper``):
+    "repeated-paragraph" for the later copy of a repeat inside its document, "boilerplate" for
+    every other member of a component in ``min_docs`` or more documents (as
+    :func:`_drop_boilerplate` removes them), "kept" for the rest."""
+    codes = np.full(len(members), RULE_CODE["kept"], dtype=np.int64)
+    if len(members) == 0:
+        return codes
+    if min_docs:
+        # Distinct documents per component: unique (component, document) pairs, counted.
+        pairs = np.unique(np.stack([keeper, e_doc[members]], axis=1), axis=0)
+        components, documents = np.unique(pairs[:, 0], return_counts=True)
+        spread = documents[np.searchsorted(components, keeper)]
+        codes[spread >= min_docs] = RULE_CODE["boilerplate"]
+    codes[np.isin(members, within_later)] = RULE_CODE["repeated-paragraph"]
+    return codes
+
+
+def _repeated_paragraphs(
+    members: I64, within_a: I64, within_b: I64, units: _Units
+) -> list[int | None]:
+    """For each member that repeats an earlier paragraph of its document (``within_b``), the
+    index in the document of the earliest paragraph it repeats (``within_a``); None for the rest.
+    """
+    repeats = np.full(len(members), -1, dtype=np.int64)
+    if len(within_b) and len(members):
+        order = np.lexsort((within_a, within_b))
+        later, earlier = within_b[order], within_a[order]
+        first = np.r_[True, later[1:] != later[:-1]]
+        later, earlier = later[first], earlier[first]
+        at = np.minimum(np.searchsorted(later, members), len(later) - 1)
+        hit = later[at] == members
+        repeats[hit] = units.u_index[units.elig[earlier[at[hit]]]]
+    values = repeats.astype(object)
+    values[repeats < 0] = None
+    out: list[int | None] = values.tolist()
+    return out
 
 
 def _rounded(values: np.ndarray, digits: int = 4) -> list[float]:

@@ -10,18 +10,39 @@ from dedupe.records import Origin, Skipped
 Level = Literal["document", "paragraph"]
 Status = Literal["kept", "duplicate"]
 
+#: Why a cluster member was removed, or "kept" when it stays in the cleaned output. Pass one
+#: computes rule codes (indexes into this tuple) as arrays and names them in bulk.
+#: "exact": the same normalised tokens as the kept document; "near-duplicate": linked by
+#: verified MinHash similarity; "containment": linked as a copy cut short (``--measure
+#: containment``) below the Jaccard threshold; "repeated-paragraph": a paragraph repeated
+#: earlier in the same document; "boilerplate": a paragraph found in ``boilerplate_min_docs``
+#: or more documents (every copy is removed, the first included).
+RULES: tuple[str, ...] = (
+    "kept",
+    "exact",
+    "near-duplicate",
+    "containment",
+    "repeated-paragraph",
+    "boilerplate",
+)
+RULE_CODE: dict[str, int] = {name: code for code, name in enumerate(RULES)}
+
 
 @dataclass(frozen=True, slots=True)
 class Member:
     """One member of a cluster. ``similarity`` is the Jaccard similarity with the kept member
     (1.0 for the kept member itself); ``paragraph`` is the 0-based paragraph index in the
     document (None at document level); ``text`` is the paragraph cut at 200 characters, or ""
-    at document level."""
+    at document level; ``rule`` is why the member was removed, or "kept" (see :data:`RULES`);
+    ``repeats`` is, for a "repeated-paragraph", the index of the earlier paragraph of the same
+    document that it repeats (the cluster's kept member may lie in another document), else None."""
 
     doc_id: str
     paragraph: int | None
     similarity: float
     text: str
+    rule: str = "kept"
+    repeats: int | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -29,6 +50,8 @@ class Member:
             "paragraph": self.paragraph,
             "similarity": self.similarity,
             "text": self.text,
+            "rule": self.rule,
+            "repeats": self.repeats,
         }
 
 
@@ -56,7 +79,8 @@ class ClusterTable:
     700,000 members of the 81,558 paragraph clusters of the x10 news corpus.
 
     ``paragraphs``, ``starts`` and ``ends`` (the paragraph's index and character span in its
-    document) are None at document level.
+    document) are None at document level. ``rules`` names each member's rule (:data:`RULES`);
+    ``repeats`` is each paragraph member's :attr:`Member.repeats`.
     """
 
     level: Level
@@ -67,6 +91,8 @@ class ClusterTable:
     paragraphs: list[int] | None = None
     starts: list[int] | None = None
     ends: list[int] | None = None
+    rules: list[str] | None = None
+    repeats: list[int | None] | None = None
 
     def __len__(self) -> int:
         """The number of clusters."""
@@ -84,7 +110,8 @@ class Verdict:
 
     ``status`` "kept": the record stays, minus the character spans in ``drop_spans`` (its repeated
     paragraphs, each with the separator that follows it). "duplicate": the whole record is a
-    document-level duplicate of the record ``duplicate_of`` (an id) and is left out.
+    document-level duplicate of the record ``duplicate_of`` (an id) and is left out, by
+    ``rule`` ("exact", "near-duplicate" or "containment", see :data:`RULES`).
     """
 
     position: int
@@ -94,6 +121,7 @@ class Verdict:
     similarity: float | None = None
     drop_spans: tuple[tuple[int, int], ...] = ()
     dropped_paragraphs: tuple[int, ...] = ()
+    rule: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,12 +148,16 @@ class ScanStats:
     documents_removed: int = 0
     paragraphs_removed: int = 0
     boilerplate_paragraphs_removed: int = 0
+    #: UTF-8 bytes of text removed: whole duplicate documents and cut paragraph spans.
+    bytes_removed: int = 0
     records_skipped: int = 0
     document_clusters: int = 0
     paragraph_clusters: int = 0
     candidate_pairs: int = 0
     verified_pairs: int = 0
     elapsed_seconds: float = 0.0
+    #: Removed documents and paragraphs counted by the rule that removed them (RULES but "kept").
+    removed_by_rule: dict[str, int] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in self.__slots__}  # type: ignore[attr-defined]

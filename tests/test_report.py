@@ -1,0 +1,174 @@
+"""report.html: self-contained, bounded, deterministic, and it opens in a real browser."""
+
+from __future__ import annotations
+
+import html
+import json
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from dedupe import scan_path
+from dedupe.cli import app
+from dedupe.report import MAX_PAIRS, PAIR_CHARS, ReportData, render_report
+from tests.test_api import BODY, LEAD, OTHER
+from tests.test_determinism import _corpus
+from tests.test_seed import LEAD as SEED_LEAD
+from tests.test_seed import SEEDS
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+def _jsonl(path: Path, docs: list[dict[str, str]]) -> Path:
+    path.write_text("".join(json.dumps(doc) + "\n" for doc in docs), encoding="utf-8")
+    return path
+
+
+def test_report_is_written_with_totals_rules_and_side_by_side(tmp_path):
+    run = scan_path(str(SEEDS), tmp_path / "out")
+    page = (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
+    assert page.startswith("<!DOCTYPE html>")
+    assert "repeated-paragraph" in page
+    assert f"{run.summary['bytes_removed']:,}" in page
+    # The quote variants normalise alike: the recomputed exact Jaccard agrees with the scan's.
+    assert "repeated-paragraph, similarity 1.000, exact Jaccard 1.000" in page
+    (pair,) = re.findall(r'<div class="side-by-side">(.*?)\n</div>', page, re.S)
+    kept, removed = pair.split('<div class="side removed">')
+    # The changed quote is the only difference: struck on the kept side, marked on the other.
+    assert SEED_LEAD in kept and SEED_LEAD in removed
+    assert re.findall(r"<del>(.*?)</del>", kept) == ["didn&quot;t"]
+    assert re.findall(r"<ins>(.*?)</ins>", removed) == ["didn&#x27;t"]
+
+
+def test_report_has_no_script_and_no_external_resource(tmp_path):
+    scan_path(str(_jsonl(tmp_path / "in.jsonl", _corpus(2))), tmp_path / "out")
+    page = (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
+    assert "<script" not in page
+    assert not re.search(r'(src|href)="', page)
+    assert re.findall(r"https?://[^\"' ]+", page) == ["http://www.w3.org/2000/svg"] * page.count(
+        "<svg"
+    )
+
+
+def test_text_is_escaped():
+    hostile = '<script>alert("x")</script> & more'
+    summary = {"input": hostile, "records_read": 1, "removed_by_rule": {"exact": 0}}
+    page = render_report(summary, ReportData((), (), (), ()))
+    assert "<script>" not in page and "&lt;script&gt;" in page
+
+
+def test_sample_is_bounded_and_texts_are_cut(tmp_path):
+    long_text = " ".join([LEAD, BODY, OTHER] * 20)
+    docs = [{"id": f"d{i}", "text": f"copy {i} {long_text}"} for i in range(200)]
+    scan_path(str(_jsonl(tmp_path / "in.jsonl", docs)), tmp_path / "out")
+    page = (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
+    assert 0 < page.count('<div class="side-by-side">') <= MAX_PAIRS
+    sides = re.findall(r'<div class="side (?:kept|removed)"><h4>.*?</h4>(.*?)</div>', page)
+    visible = [html.unescape(re.sub(r"<[^>]+>", "", side)) for side in sides]
+    assert visible and all(len(text) <= PAIR_CHARS for text in visible)
+    assert len(page) < 200_000
+
+
+def test_report_is_deterministic(tmp_path):
+    source = _jsonl(tmp_path / "in.jsonl", _corpus(3))
+    pages = []
+    for name, jobs in (("a", 1), ("b", 2)):
+        scan_path(str(source), tmp_path / name, jobs=jobs)
+        pages.append((tmp_path / name / "report.html").read_bytes())
+    assert pages[0] == pages[1]
+    assert pages[0].count(b'class="side-by-side"') > 3
+
+
+def test_no_report_option(tmp_path):
+    source = _jsonl(tmp_path / "in.jsonl", _corpus(4))
+    result = CliRunner().invoke(app, ["scan", str(source), "-o", str(tmp_path / "o"), "-q"])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "o" / "report.html").exists()
+    args = ["scan", str(source), "-o", str(tmp_path / "n"), "-q", "--no-report"]
+    assert CliRunner().invoke(app, args).exit_code == 0
+    assert not (tmp_path / "n" / "report.html").exists()
+
+
+@pytest.mark.skipif(
+    CHROMIUM is None and not os.environ.get("CI"),
+    reason="chromium is not installed (.ci/run installs it; CI=1 makes this a failure)",
+)
+def test_report_opens_in_headless_chromium_without_console_errors(tmp_path):
+    assert CHROMIUM is not None, "CI is set but chromium is not installed"
+    scan_path(str(SEEDS), tmp_path / "out")
+    page = (tmp_path / "out" / "report.html").resolve()
+    done = subprocess.run(
+        [
+            CHROMIUM,
+            "--headless",
+            "--disable-gpu",
+            "--no-sandbox",
+            f"--user-data-dir={tmp_path / 'profile'}",
+            "--enable-logging=stderr",
+            "--v=0",
+            "--dump-dom",
+            page.as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    console = [line for line in done.stderr.splitlines() if ":CONSOLE" in line]
+    assert console == []
+    dom = done.stdout
+    views = re.findall(r'<div class="side-by-side">(.*?)</div>\s*</div>', dom, re.S)
+    assert any(SEED_LEAD in view for view in views), dom[-3000:]
+    assert "<h2" in dom and "repeated-paragraph" in dom
+
+
+def test_widespread_paragraphs_count_documents_not_copies(tmp_path):
+    footer = "Follow us on Twitter and Facebook for the latest news from our newsroom every day."
+    docs = [
+        {"id": "a", "text": f"{LEAD}\n\n{footer}\n\n{OTHER}\n\n{footer}"},
+        {"id": "b", "text": f"{BODY}\n\n{footer}"},
+        {"id": "c", "text": f"{OTHER}\n\n{footer}"},
+    ]
+    scan_path(str(_jsonl(tmp_path / "in.jsonl", docs)), tmp_path / "out")
+    page = (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
+    table = page.split('<table id="widespread-table">')[1].split("</table>")[0]
+    (row,) = [r for r in table.split("<tr>") if "Follow us" in r]
+    assert re.findall(r'<td class="n">(\d+)</td>', row) == ["4", "3"]
+
+
+def test_side_by_side_marks_an_added_header_and_an_edited_word(tmp_path):
+    base = f"{LEAD}\n\n{BODY}\n\n{OTHER}"
+    header = "NewsSite 14-May-2022 | Total Views"
+    docs = [
+        {"id": "orig", "text": base},
+        {"id": "header", "text": f"{header}\n\n{base}"},
+        {"id": "edit", "text": base.replace("minister", "secretary")},
+    ]
+    scan_path(str(_jsonl(tmp_path / "in.jsonl", docs)), tmp_path / "out")
+    page = (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
+    removed = {
+        who: marks
+        for who, marks in re.findall(
+            r'<div class="side removed"><h4>removed: (\w+)</h4>(.*?)</div>', page
+        )
+    }
+    assert re.findall(r"<ins>(.*?)</ins>", removed["header"]) == [html.escape(header)]
+    assert re.findall(r"<ins>(.*?)</ins>", removed["edit"]) == ["secretary"]
+    assert "<del>minister</del>" in page
+
+
+def test_lone_surrogate_in_a_sampled_text_does_not_fail_the_report(tmp_path):
+    text = f"{LEAD} \\ud800 {BODY}"  # a JSON escape of a lone surrogate: valid JSON, not UTF-8
+    lines = [f'{{"id": "{name}", "text": "{text}"}}\n' for name in ("a", "b")]
+    source = tmp_path / "in.jsonl"
+    source.write_text("".join(lines), encoding="utf-8")
+    run = scan_path(str(source), tmp_path / "out")
+    assert run.summary["removed_by_rule"]["exact"] == 1
+    page = (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
+    assert "\\ud800" in page
