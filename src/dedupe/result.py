@@ -153,6 +153,8 @@ class ScanStats:
     records_skipped: int = 0
     document_clusters: int = 0
     paragraph_clusters: int = 0
+    # Document-level LSH pairs verified on their signatures (band by band, a pair whose documents
+    # are connected already is not verified again) and those the signatures confirmed.
     candidate_pairs: int = 0
     verified_pairs: int = 0
     elapsed_seconds: float = 0.0
