@@ -282,3 +282,31 @@ def test_a_record_matching_two_clusters_joins_them_under_the_earliest(index):
     assert index.originals(["a", "b", "c"]) == {"a": None, "b": "a", "c": "a"}
     expected = dedupe.scan([("a", start), ("c", end), ("b", middle)]).duplicates
     assert expected == {"b": "a", "c": "a"}
+
+
+def test_signatures_are_stored_packed_and_an_older_raw_index_still_reads(tmp_path):
+    from dedupe.storage.sqlite import unpack_signature
+
+    path = tmp_path / "index.sqlite"
+    docs = corpus(9, originals=20, copies=10)
+    with Index(path) as index:
+        index.add_many(docs)
+        expected = [index.check(f"?{d}", t) for d, t in docs[:8]]
+        originals = index.originals([d for d, _ in docs])
+    with sqlite3.connect(path) as db:
+        stored = db.execute("SELECT seq, signature FROM documents").fetchall()
+        assert max(len(sig) for _, sig in stored) < 4 * 128  # news-like text: about 420 bytes
+        # The layout before packing: raw signatures, no encoding row.
+        db.execute("DELETE FROM parameters WHERE name = 'signature_encoding'")
+        db.executemany(
+            "UPDATE documents SET signature = ? WHERE seq = ?",
+            [(unpack_signature(sig), seq) for seq, sig in stored],
+        )
+    with Index(path) as index:
+        assert [index.check(f"?{d}", t) for d, t in docs[:8]] == expected
+        assert index.originals([d for d, _ in docs]) == originals
+        index.add("late", docs[0][1] + "!")  # still raw: the layout is kept per database
+        assert index.originals(["late"]) == {"late": originals[docs[0][0]] or docs[0][0]}
+    with sqlite3.connect(path) as db:
+        (late,) = db.execute("SELECT signature FROM documents WHERE id = 'late'").fetchone()
+        assert len(late) == 4 * 128
