@@ -108,3 +108,21 @@ def test_sigkill_in_the_middle_of_adds_keeps_every_returned_add(backend, tmp_pat
             # Every add that returned is there; one more may have committed before the kill.
             assert set(index.originals(sorted(returned))) == returned
             assert len(returned) <= len(index) <= len(returned) + 2
+
+
+def test_checkpoints_run_on_a_thread_of_their_own(tmp_path, monkeypatch):
+    import dedupe.storage.sqlite as sqlite_store
+
+    monkeypatch.setattr(sqlite_store, "CHECKPOINT_ROWS", 100)
+    path = tmp_path / "index.sqlite"
+    docs = corpus(14, originals=30, copies=10)
+    with Index(path) as index:
+        for doc_id, text in docs:
+            index.check_and_add(doc_id, text)
+        thread = index._store._checkpointer  # type: ignore[attr-defined]
+        assert thread is not None and thread.is_alive()
+    assert not thread.is_alive()  # close() stops it
+    with sqlite3.connect(path) as db:
+        assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    with Index(path) as index:
+        assert len(index) == len(docs)

@@ -12,6 +12,13 @@ news article's are below 2**27); signatures are stored bit-packed at the width o
 largest value (about 420 of 512 bytes for an article), in 8 KiB pages (a 540-byte record fills
 a 4 KiB page to 91 %). An index made before this layout keeps raw signatures and is read as it is.
 
+Checkpoints: SQLite copies the WAL back into the database (and fsyncs both) every 1,000 pages,
+in the commit that crosses the mark: one add in ~30 paid 10-20 ms for it, 0.4 ms per add on
+average. A store that writes runs the checkpoint on a thread of its own instead (PASSIVE: it
+never blocks a writer or reader), woken once :data:`CHECKPOINT_ROWS` rows were written;
+SQLite's own, at :data:`FALLBACK_CHECKPOINT_PAGES`, bounds the WAL if the thread falls behind.
+A checkpoint moves committed pages; it decides nothing about what survives a kill.
+
 Concurrency: each thread gets its own connection; writers take the database lock with
 ``BEGIN IMMEDIATE`` before reading what they will decide on, so a check-then-add in one
 process cannot interleave with another process's add. Readers never block writers (WAL).
@@ -61,6 +68,12 @@ _COLUMNS = "seq, id, keeper, size, signature"
 
 #: Page size of a new database.
 PAGE_SIZE = 8192
+
+#: Rows written (SQLite's total_changes, summed over this store's connections) after which a
+#: commit wakes the checkpoint thread: an add writes 33 rows on about as many pages.
+CHECKPOINT_ROWS = 2000
+#: SQLite's own checkpoint (in the committing call) when the WAL holds this many pages.
+FALLBACK_CHECKPOINT_PAGES = 8192
 
 # How a database stores signatures, in its parameters table; absent in an older database: raw.
 _ENCODING = "signature_encoding"
@@ -218,6 +231,9 @@ class SQLiteStore:
         self._lock = threading.Lock()
         self._closed = False
         self._packed = False
+        self._written = 0  # rows written since the checkpoint thread was last woken
+        self._wake = threading.Event()
+        self._checkpointer: threading.Thread | None = None
         path.parent.mkdir(parents=True, exist_ok=True)
         db = self._connection()
         with self._transaction(db, "BEGIN IMMEDIATE"):
@@ -248,6 +264,7 @@ class SQLiteStore:
         db.execute("PRAGMA journal_mode = WAL")
         db.execute(f"PRAGMA synchronous = {self._synchronous}")
         db.execute("PRAGMA cache_size = -65536")  # 64 MiB of pages per connection
+        db.execute(f"PRAGMA wal_autocheckpoint = {FALLBACK_CHECKPOINT_PAGES}")
         self._local.db = db
         with self._lock:
             self._connections.append(db)
@@ -256,12 +273,45 @@ class SQLiteStore:
     @contextmanager
     def _transaction(self, db: sqlite3.Connection, begin: str) -> Iterator[SQLiteTransaction]:
         db.execute(begin)
+        before = db.total_changes
         try:
             yield SQLiteTransaction(db, self._packed)
         except BaseException:
             db.execute("ROLLBACK")
             raise
         db.execute("COMMIT")
+        if begin == "BEGIN IMMEDIATE":
+            self._committed(db.total_changes - before)
+
+    def _checkpoint_when_woken(self) -> None:
+        db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None)
+        try:
+            db.execute(f"PRAGMA synchronous = {self._synchronous}")
+            while True:
+                self._wake.wait()
+                self._wake.clear()
+                if self._closed:
+                    return
+                db.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        finally:
+            db.close()
+
+    def _committed(self, rows: int) -> None:
+        """After a write of ``rows`` rows: wake the checkpoint thread (started when first
+        needed) once CHECKPOINT_ROWS rows were written."""
+        self._written += rows  # a lost update between threads only delays a checkpoint
+        if self._written >= CHECKPOINT_ROWS:
+            self._written = 0
+            if self._checkpointer is None:
+                with self._lock:
+                    if self._checkpointer is None and not self._closed:
+                        self._checkpointer = threading.Thread(
+                            target=self._checkpoint_when_woken,
+                            name=f"dedupe checkpoint {self.location}",
+                            daemon=True,
+                        )
+                        self._checkpointer.start()
+            self._wake.set()
 
     def read(self) -> Any:
         return self._transaction(self._connection(), "BEGIN DEFERRED")
@@ -282,5 +332,9 @@ class SQLiteStore:
         with self._lock:
             self._closed = True
             connections, self._connections = self._connections, []
+            checkpointer, self._checkpointer = self._checkpointer, None
+        if checkpointer is not None:
+            self._wake.set()
+            checkpointer.join()
         for db in connections:
             db.close()
