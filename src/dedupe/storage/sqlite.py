@@ -17,6 +17,10 @@ in the commit that crosses the mark: one add in ~30 paid 10-20 ms for it, 0.4 ms
 average. A store that writes runs the checkpoint on a thread of its own instead (PASSIVE: it
 never blocks a writer or reader), woken once :data:`CHECKPOINT_ROWS` rows were written;
 SQLite's own, at :data:`FALLBACK_CHECKPOINT_PAGES`, bounds the WAL if the thread falls behind.
+With writes going on, a PASSIVE checkpoint never reaches the WAL's end, and the WAL only starts
+over from its beginning after a checkpoint of all of it; so the thread follows its PASSIVE pass
+(the bulk of the copying, concurrent) with a RESTART, which holds writers back for the few
+frames added meanwhile and lets the next write start the WAL over.
 A checkpoint moves committed pages; it decides nothing about what survives a kill.
 
 Concurrency: each thread gets its own connection; writers take the database lock with
@@ -293,6 +297,7 @@ class SQLiteStore:
                 if self._closed:
                     return
                 db.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                db.execute("PRAGMA wal_checkpoint(RESTART)")
         finally:
             db.close()
 
