@@ -11,6 +11,7 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from dedupe.cli import app
+from tests.conftest import fresh_location
 from tests.test_cli import ARTICLE, OTHER
 
 runner = CliRunner()
@@ -25,8 +26,8 @@ def _jsonl(path: Path, rows: list[tuple[str, str]]) -> Path:
     return path
 
 
-def test_add_check_stats_remove(tmp_path):
-    index = str(tmp_path / "seen.sqlite")
+def test_add_check_stats_remove(backend, tmp_path, request):
+    index = fresh_location(backend, tmp_path, request, "seen")
     day1 = _jsonl(tmp_path / "day1.jsonl", [("wire-1", ARTICLE), ("other", OTHER)])
     day2 = _jsonl(tmp_path / "day2.jsonl", [("mirror-7", ARTICLE + "!"), ("fresh", FRESH)])
     added = runner.invoke(app, ["index", "add", index, str(day1)])
@@ -44,8 +45,8 @@ def test_add_check_stats_remove(tmp_path):
     assert (removed.exit_code, removed.output.strip()) == (1, "removed 1 of 2 ids")
 
 
-def test_scan_with_index_compares_with_earlier_batches(tmp_path):
-    index = str(tmp_path / "seen.sqlite")
+def test_scan_with_index_compares_with_earlier_batches(backend, tmp_path, request):
+    index = fresh_location(backend, tmp_path, request, "seen")
     day1 = _jsonl(tmp_path / "day1.jsonl", [("wire-1", ARTICLE), ("other", OTHER)])
     day2 = _jsonl(tmp_path / "day2.jsonl", [("mirror-7", ARTICLE + "!"), ("fresh", FRESH)])
     for day in (day1, day2):

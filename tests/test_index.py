@@ -9,12 +9,18 @@ import numpy as np
 import pytest
 from hypothesis import settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    invariant,
+    rule,
+    run_state_machine_as_test,
+)
 
 import dedupe
 from dedupe import ConfigError, Index, RecordExistsError
 from dedupe.core.cluster import connected_components
 from dedupe.index import accepted
+from tests.conftest import fresh_location
 from tests.corpus_gen import article, corpus
 
 LEAD = (
@@ -32,8 +38,8 @@ OTHER = (
 
 
 @pytest.fixture
-def index(tmp_path):
-    with Index(tmp_path / "index.sqlite") as opened:
+def index(location):
+    with Index(location) as opened:
         yield opened
 
 
@@ -84,8 +90,8 @@ def test_remove_regroups_the_cluster(index):
     assert index.check("d", f"{LEAD}\n\n{BODY}").duplicate_of == "b"
 
 
-def test_parameters_are_stored_and_a_mismatch_is_refused(tmp_path):
-    path = tmp_path / "index.sqlite"
+def test_parameters_are_stored_and_a_mismatch_is_refused(location):
+    path = location
     with Index(path, threshold=0.7, num_perm=64) as created:
         created.add("a", LEAD)
     with Index(path) as reopened:
@@ -114,11 +120,11 @@ def test_stats(index):
 
 @pytest.mark.parametrize("seed", [1, 2])
 @pytest.mark.parametrize("measure", ["jaccard", "containment"])
-def test_one_at_a_time_gives_the_duplicates_of_scan(tmp_path, seed, measure):
+def test_one_at_a_time_gives_the_duplicates_of_scan(location, seed, measure):
     docs = corpus(seed)
     options = {"measure": measure, "keep": "first"}
     expected = dedupe.scan(docs, **options)
-    with Index(tmp_path / "index.sqlite", **options) as index:
+    with Index(location, **options) as index:
         verdicts = [index.check_and_add(doc_id, text) for doc_id, text in docs]
         stored = index.originals([doc_id for doc_id, _ in docs])
     one_by_one = {v.id: v.duplicate_of for v in verdicts if v.status == "duplicate"}
@@ -130,9 +136,11 @@ def test_one_at_a_time_gives_the_duplicates_of_scan(tmp_path, seed, measure):
     assert all(v.text == cleaned[v.id] for v in verdicts if v.id in cleaned)
 
 
-def test_batch_add_equals_one_at_a_time(tmp_path):
+def test_batch_add_equals_one_at_a_time(backend, tmp_path, request):
     docs = corpus(5)
-    with Index(tmp_path / "one.sqlite") as one, Index(tmp_path / "many.sqlite") as many:
+    one_at = fresh_location(backend, tmp_path, request, "one")
+    many_at = fresh_location(backend, tmp_path, request, "many")
+    with Index(one_at) as one, Index(many_at) as many:
         single = [one.check_and_add(d, t) for d, t in docs]
         batched = many.add_many(docs)
         assert single == batched
@@ -194,12 +202,19 @@ class Model:
 
 
 class IndexMachine(RuleBasedStateMachine):
+    #: A Redis URL to index in (a fresh key prefix per run), else a temporary SQLite file.
+    redis_url: str | None = None
+
     def __init__(self) -> None:
         super().__init__()
         import tempfile
+        import uuid
 
         self.tmp = tempfile.TemporaryDirectory()
-        self.index = Index(f"{self.tmp.name}/index.sqlite")
+        if self.redis_url is None:
+            self.index = Index(f"{self.tmp.name}/index.sqlite")
+        else:
+            self.index = Index(f"{self.redis_url}?prefix=m{uuid.uuid4().hex[:12]}")
         self.model = Model(self.index)
 
     def teardown(self) -> None:
@@ -239,10 +254,14 @@ class IndexMachine(RuleBasedStateMachine):
         assert len(self.index) == len(ids)
 
 
-IndexMachine.TestCase.settings = settings(
-    max_examples=60, stateful_step_count=25, deadline=None, database=None
-)
+MACHINE_SETTINGS = settings(max_examples=60, stateful_step_count=25, deadline=None, database=None)
+IndexMachine.TestCase.settings = MACHINE_SETTINGS
 test_index_against_brute_force_model = IndexMachine.TestCase
+
+
+def test_redis_index_against_brute_force_model(redis_url, monkeypatch):
+    monkeypatch.setattr(IndexMachine, "redis_url", redis_url)
+    run_state_machine_as_test(IndexMachine, settings=MACHINE_SETTINGS)
 
 
 def test_sqlite_file_is_consistent_after_use(tmp_path):
@@ -263,3 +282,31 @@ def test_a_record_matching_two_clusters_joins_them_under_the_earliest(index):
     assert index.originals(["a", "b", "c"]) == {"a": None, "b": "a", "c": "a"}
     expected = dedupe.scan([("a", start), ("c", end), ("b", middle)]).duplicates
     assert expected == {"b": "a", "c": "a"}
+
+
+def test_signatures_are_stored_packed_and_an_older_raw_index_still_reads(tmp_path):
+    from dedupe.storage.sqlite import unpack_signature
+
+    path = tmp_path / "index.sqlite"
+    docs = corpus(9, originals=20, copies=10)
+    with Index(path) as index:
+        index.add_many(docs)
+        expected = [index.check(f"?{d}", t) for d, t in docs[:8]]
+        originals = index.originals([d for d, _ in docs])
+    with sqlite3.connect(path) as db:
+        stored = db.execute("SELECT seq, signature FROM documents").fetchall()
+        assert max(len(sig) for _, sig in stored) < 4 * 128  # news-like text: about 420 bytes
+        # The layout before packing: raw signatures, no encoding row.
+        db.execute("DELETE FROM parameters WHERE name = 'signature_encoding'")
+        db.executemany(
+            "UPDATE documents SET signature = ? WHERE seq = ?",
+            [(unpack_signature(sig), seq) for seq, sig in stored],
+        )
+    with Index(path) as index:
+        assert [index.check(f"?{d}", t) for d, t in docs[:8]] == expected
+        assert index.originals([d for d, _ in docs]) == originals
+        index.add("late", docs[0][1] + "!")  # still raw: the layout is kept per database
+        assert index.originals(["late"]) == {"late": originals[docs[0][0]] or docs[0][0]}
+    with sqlite3.connect(path) as db:
+        (late,) = db.execute("SELECT signature FROM documents WHERE id = 'late'").fetchone()
+        assert len(late) == 4 * 128

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import dedupe
 from dedupe import Index
+from tests.conftest import fresh_location
 from tests.corpus_gen import corpus
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -28,9 +29,9 @@ def _shares(docs: list[tuple[str, str]], workers: int) -> list[list[tuple[str, s
     return [docs[w::workers] for w in range(workers)]
 
 
-def test_threads_adding_at_once(tmp_path):
+def test_threads_adding_at_once(location):
     docs = corpus(11, originals=40, copies=40)
-    with Index(tmp_path / "index.sqlite") as index:
+    with Index(location) as index:
 
         def work(share: list[tuple[str, str]]) -> None:
             for doc_id, text in share:
@@ -52,9 +53,9 @@ def _add_share(path: str, share: list[tuple[str, str]]) -> int:
         return sum(index.check_and_add(d, t).status == "new" for d, t in share)
 
 
-def test_processes_adding_at_once(tmp_path):
+def test_processes_adding_at_once(location):
     docs = corpus(12, originals=40, copies=40)
-    path = str(tmp_path / "index.sqlite")
+    path = location
     Index(path).close()
     context = multiprocessing.get_context("spawn")
     with context.Pool(3) as pool:
@@ -81,8 +82,8 @@ _CHILD = textwrap.dedent(
 )
 
 
-def test_sigkill_in_the_middle_of_adds_keeps_every_returned_add(tmp_path):
-    path = tmp_path / "index.sqlite"
+def test_sigkill_in_the_middle_of_adds_keeps_every_returned_add(backend, tmp_path, request):
+    path = fresh_location(backend, tmp_path, request, "index")
     returned: set[str] = set()
     for run in range(2):  # the second run adds to what the first, killed, left
         child = subprocess.Popen(
@@ -100,9 +101,28 @@ def test_sigkill_in_the_middle_of_adds_keeps_every_returned_add(tmp_path):
         child.wait()
         child.stdout.close()
         assert child.returncode == -signal.SIGKILL
-        with sqlite3.connect(path) as db:
-            assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+        if backend == "sqlite":
+            with sqlite3.connect(path) as db:
+                assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
         with Index(path) as index:
             # Every add that returned is there; one more may have committed before the kill.
             assert set(index.originals(sorted(returned))) == returned
             assert len(returned) <= len(index) <= len(returned) + 2
+
+
+def test_checkpoints_run_on_a_thread_of_their_own(tmp_path, monkeypatch):
+    import dedupe.storage.sqlite as sqlite_store
+
+    monkeypatch.setattr(sqlite_store, "CHECKPOINT_ROWS", 100)
+    path = tmp_path / "index.sqlite"
+    docs = corpus(14, originals=30, copies=10)
+    with Index(path) as index:
+        for doc_id, text in docs:
+            index.check_and_add(doc_id, text)
+        thread = index._store._checkpointer  # type: ignore[attr-defined]
+        assert thread is not None and thread.is_alive()
+    assert not thread.is_alive()  # close() stops it
+    with sqlite3.connect(path) as db:
+        assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    with Index(path) as index:
+        assert len(index) == len(docs)

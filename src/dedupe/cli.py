@@ -207,9 +207,10 @@ def scan(
     index: Annotated[
         str | None,
         typer.Option(
-            help="An index (SQLite file, created if absent): compare the corpus with everything "
-            "indexed before and add it. Clusters name the original, which may be an earlier "
-            "record; paragraphs repeated across documents are not reported.",
+            help="An index (an SQLite file, created if absent, or redis://HOST:PORT/DB): "
+            "compare the corpus with everything indexed before and add it. Clusters name the "
+            "original, which may be an earlier record; paragraphs repeated across documents are "
+            "not reported.",
         ),
     ] = None,
     report: Annotated[
@@ -690,6 +691,13 @@ def _failures() -> Iterator[None]:
         raise typer.Exit(1) from None
 
 
+def _require_index(location: str) -> None:
+    """Exit 2 when ``location`` is a file path with no file (a server URL is not checked)."""
+    if "://" not in location and not Path(location).exists():
+        err.print(f"dedupe: error: no index at {location}")
+        raise typer.Exit(EXIT_INPUT)
+
+
 def _open_index(location: str, cfg: ScanConfig | None) -> Index:
     return Index(location, cfg)
 
@@ -711,7 +719,11 @@ index_app = typer.Typer(
 app.add_typer(index_app, name="index")
 
 IndexPath = Annotated[
-    str, typer.Argument(help="The index: an SQLite file (created by add if absent).")
+    str,
+    typer.Argument(
+        help="The index: an SQLite file (created by add if absent), or redis://HOST:PORT/DB "
+        "for one shared by several machines."
+    ),
 ]
 Corpus = Annotated[
     str,
@@ -776,9 +788,7 @@ def index_check(
 
     Example: dedupe index check seen.sqlite incoming.jsonl
     """
-    if not Path(index).exists():
-        err.print(f"dedupe: error: no index at {index}")
-        raise typer.Exit(EXIT_INPUT)
+    _require_index(index)
     skipped: list[Any] = []
     with _failures(), _open_index(index, None) as opened:
         for verdict in check_path(
@@ -802,9 +812,7 @@ def index_stats(index: IndexPath) -> None:
 
     Example: dedupe index stats seen.sqlite
     """
-    if not Path(index).exists():
-        err.print(f"dedupe: error: no index at {index}")
-        raise typer.Exit(EXIT_INPUT)
+    _require_index(index)
     with _failures(), _open_index(index, None) as opened:
         out.print(json.dumps(opened.stats().as_dict(), indent=2), markup=False)
 
@@ -818,9 +826,7 @@ def index_remove(
 
     Example: dedupe index remove seen.sqlite article-17 article-18
     """
-    if not Path(index).exists():
-        err.print(f"dedupe: error: no index at {index}")
-        raise typer.Exit(EXIT_INPUT)
+    _require_index(index)
     with _failures(), _open_index(index, None) as opened:
         removed = opened.remove_many(ids)
     out.print(f"removed {removed:,} of {_count(len(ids), 'id')}")

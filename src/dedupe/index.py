@@ -22,11 +22,12 @@ original becomes A, as in scan, but C's verdict was "new" when it arrived.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, fields
+from functools import partial
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -41,7 +42,7 @@ from dedupe.core.segment import drop_spans
 from dedupe.core.signature import permutations
 from dedupe.core.verify import estimated_containment, estimated_jaccard
 from dedupe.errors import ConfigError, InputError, RecordExistsError
-from dedupe.storage import Store, StoredDocument, Transaction, open_store
+from dedupe.storage import Conflict, Store, StoredDocument, Transaction, open_store
 
 #: Bumped when the stored layout or the meaning of a stored value changes.
 INDEX_FORMAT = 1
@@ -73,6 +74,7 @@ _COMPARED = (
 )
 
 Status = Literal["new", "duplicate"]
+T = TypeVar("T")
 U32 = npt.NDArray[np.uint32]
 
 
@@ -228,18 +230,21 @@ class Index:
         if requested is not None:
             _refuse_unsupported(requested)
         self._store: Store = open_store(location)
+
+        def settle(tx: Transaction) -> ScanConfig:
+            stored = tx.parameters()
+            if stored is None:
+                chosen = requested or ScanConfig()
+                tx.set_parameters(index_parameters(chosen))
+                return chosen
+            if requested is not None:
+                wanted = index_parameters(requested)
+                if any(stored.get(n) != wanted.get(n) for n in _COMPARED):
+                    raise _mismatch(self._store.location, stored, wanted)
+            return config_from_parameters(stored)
+
         try:
-            with self._store.write() as tx:
-                stored = tx.parameters()
-                if stored is None:
-                    chosen = requested or ScanConfig()
-                    tx.set_parameters(index_parameters(chosen))
-                else:
-                    chosen = config_from_parameters(stored)
-                    if requested is not None:
-                        wanted = index_parameters(requested)
-                        if any(stored.get(n) != wanted.get(n) for n in _COMPARED):
-                            raise _mismatch(self._store.location, stored, wanted)
+            chosen = self._run(True, settle)
         except BaseException:
             self.close()
             raise
@@ -248,6 +253,17 @@ class Index:
         self.bands = int(self.parameters["lsh_bands"])
         self.rows = int(self.parameters["lsh_rows"])
         self._perms = permutations(chosen.num_perm, chosen.seed)
+
+    def _run(self, writing: bool, body: Callable[[Transaction], T]) -> T:
+        """``body`` in a read or write transaction, run again when an optimistic backend
+        reports that another client committed in between (nothing of the attempt was kept)."""
+        while True:
+            try:
+                with self._store.write() if writing else self._store.read() as tx:
+                    result = body(tx)
+                return result
+            except Conflict:
+                continue
 
     @property
     def location(self) -> str:
@@ -364,6 +380,12 @@ class Index:
         tx.insert(record.id, original, record.size, record.signature.tobytes(), record.keys)
         return verdict
 
+    def _check_all(self, tx: Transaction, records: list[_Prepared]) -> list[IndexVerdict]:
+        return [self._decide(tx, record, added=False)[0] for record in records]
+
+    def _add_all(self, tx: Transaction, records: list[_Prepared]) -> list[IndexVerdict]:
+        return [self._add(tx, record) for record in records]
+
     def _regroup(self, members: list[StoredDocument]) -> list[tuple[int, int | None]]:
         """New keepers for what is left of a cluster after a removal: its members' verified
         links again, connected components, the earliest of each component kept."""
@@ -387,15 +409,13 @@ class Index:
         """Is ``text`` a near-duplicate of an indexed record? Changes nothing. A record already
         indexed under ``doc_id`` is left out of the comparison."""
         (record,) = self._prepare([(doc_id, text)])
-        with self._store.read() as tx:
-            return self._decide(tx, record, added=False)[0]
+        return self._run(False, lambda tx: self._decide(tx, record, added=False)[0])
 
     def check_and_add(self, doc_id: str, text: str) -> IndexVerdict:
         """Check ``text`` and add it, in one atomic step: no other thread or process can add
         between the check and the add. Raises :class:`RecordExistsError` for an indexed id."""
         (record,) = self._prepare([(doc_id, text)])
-        with self._store.write() as tx:
-            return self._add(tx, record)
+        return self._run(True, lambda tx: self._add(tx, record))
 
     def add(self, doc_id: str, text: str) -> IndexVerdict:
         """Add a record (a duplicate too: it joins its original's cluster). The same as
@@ -407,9 +427,7 @@ class Index:
         same batch are not compared with each other)."""
         for batch in _batches(records):
             prepared = self._prepare(batch)
-            with self._store.read() as tx:
-                verdicts = [self._decide(tx, record, added=False)[0] for record in prepared]
-            yield from verdicts
+            yield from self._run(False, partial(self._check_all, records=prepared))
 
     def check_and_add_many(self, records: Iterable[tuple[str, str]]) -> Iterator[IndexVerdict]:
         """:meth:`check_and_add` for each ``(id, text)`` in order, :data:`BATCH_RECORDS` to a
@@ -417,9 +435,7 @@ class Index:
         batch; earlier batches stay)."""
         for batch in _batches(records):
             prepared = self._prepare(batch)
-            with self._store.write() as tx:
-                verdicts = [self._add(tx, record) for record in prepared]
-            yield from verdicts
+            yield from self._run(True, partial(self._add_all, records=prepared))
 
     def add_many(self, records: Iterable[tuple[str, str]]) -> list[IndexVerdict]:
         return list(self.check_and_add_many(records))
@@ -427,7 +443,8 @@ class Index:
     def remove(self, doc_id: str) -> bool:
         """Remove a record; False if it was not indexed. Its cluster is regrouped without it,
         as ``scan`` would group the records left."""
-        with self._store.write() as tx:
+
+        def remove(tx: Transaction) -> bool:
             found = tx.by_id(doc_id)
             if found is None:
                 return False
@@ -438,6 +455,8 @@ class Index:
                 tx.set_keepers(self._regroup(members))
             return True
 
+        return self._run(True, remove)
+
     def remove_many(self, doc_ids: Iterable[str]) -> int:
         """Remove each id; returns how many were indexed."""
         return sum(self.remove(doc_id) for doc_id in doc_ids)
@@ -445,16 +464,18 @@ class Index:
     def originals(self, doc_ids: Sequence[str]) -> dict[str, str | None]:
         """For each indexed id among ``doc_ids``: the id of its cluster's original, None for an
         original. These are the clusters ``scan`` forms on the indexed records in added order."""
-        with self._store.read() as tx:
+
+        def read(tx: Transaction) -> tuple[list[StoredDocument], dict[int, str]]:
             found = tx.by_ids(list(doc_ids))
             roots = {d.keeper for d in found if d.keeper is not None}
-            root_ids = {d.seq: d.id for d in tx.by_seqs(roots)}
+            return found, {d.seq: d.id for d in tx.by_seqs(roots)}
+
+        found, root_ids = self._run(False, read)
         return {d.id: None if d.keeper is None else root_ids[d.keeper] for d in found}
 
     def similarity(self, doc_id: str, other_id: str) -> float:
         """Estimated Jaccard similarity of two indexed records (as scan reports it)."""
-        with self._store.read() as tx:
-            found = tx.by_ids([doc_id, other_id])
+        found = self._run(False, lambda tx: tx.by_ids([doc_id, other_id]))
         if len({d.id for d in found}) < len({doc_id, other_id}):
             missing = sorted({doc_id, other_id} - {d.id for d in found})
             raise KeyError(f"not in index {self.location}: {', '.join(missing)}")
@@ -464,16 +485,13 @@ class Index:
     def __contains__(self, doc_id: object) -> bool:
         if not isinstance(doc_id, str):
             return False
-        with self._store.read() as tx:
-            return tx.by_id(doc_id) is not None
+        return self._run(False, lambda tx: tx.by_id(doc_id) is not None)
 
     def __len__(self) -> int:
-        with self._store.read() as tx:
-            return tx.counts()[0]
+        return self._run(False, lambda tx: tx.counts()[0])
 
     def stats(self) -> IndexStats:
-        with self._store.read() as tx:
-            records, originals = tx.counts()
+        records, originals = self._run(False, lambda tx: tx.counts())
         return IndexStats(
             self.location,
             records,

@@ -4,6 +4,7 @@ import pytest
 from dedupe.core.cluster import connected_components, keepers
 from dedupe.core.lsh import (
     MAX_BUCKET_PAIRS,
+    band_key,
     band_keys,
     candidate_probability,
     choose_bands,
@@ -67,3 +68,14 @@ def test_keepers_first_and_longest():
     lengths = np.array([5, 8, 3, 8, 3])
     assert keepers(labels, lengths, "first").tolist() == [0, 0, 2, 0, 2]
     assert keepers(labels, lengths, "longest").tolist() == [1, 1, 2, 1, 2]
+
+
+@pytest.mark.parametrize("units", [0, 1, 5, 64, 65, 300])
+@pytest.mark.parametrize(("bands", "rows"), [(32, 4), (18, 7), (9, 13), (1, 128), (128, 1)])
+def test_band_keys_all_bands_at_once_equal_one_band_at_a_time(units, bands, rows):
+    rng = np.random.default_rng(units)
+    sigs = rng.integers(0, 2**32, (units, 128), dtype=np.uint64).astype(np.uint32)
+    one_at_a_time = [band_key(sigs.T, band, rows) for band in range(bands)]
+    expected = np.stack(one_at_a_time, axis=1) if units else np.zeros((0, bands), np.uint64)
+    keys = band_keys(sigs, bands, rows)
+    assert keys.dtype == np.uint64 and np.array_equal(keys, expected)

@@ -32,6 +32,11 @@ class StoredDocument:
         return self.seq if self.keeper is None else self.keeper
 
 
+class Conflict(Exception):
+    """Raised on leaving a transaction of an optimistic backend (Redis) when another client
+    committed in between: nothing of it was written, and the caller runs it again."""
+
+
 class Transaction(Protocol):
     def parameters(self) -> dict[str, Any] | None: ...
 
