@@ -102,6 +102,7 @@ class Previews:
 
     def __init__(self, tables: list[ClusterTable]) -> None:
         self.texts: list[list[str]] = [[""] * len(t.positions) for t in tables]
+        self._tables = tables
         # Per table: members grouped by record position, and where each position's group lies.
         self._plans: list[tuple[ClusterTable, list[str], list[int], dict[int, tuple[int, int]]]]
         self._plans = []
@@ -116,6 +117,24 @@ class Previews:
             spans = zip(firsts.tolist(), lasts.tolist(), strict=True)
             ranges = dict(zip(grouped[firsts].tolist(), spans, strict=True))
             self._plans.append((table, texts, order.tolist(), ranges))
+
+    def requests(self) -> list[tuple[Any, int, int, int | None, int]]:
+        """The cuts :meth:`take` would make, as ``(key, position, start, end, limit)`` for
+        :class:`dedupe.datasets.FileVerdicts`: an engine that reads texts elsewhere cuts them
+        there and hands each back to :meth:`put`."""
+        wanted: list[tuple[Any, int, int, int | None, int]] = []
+        for number, table in enumerate(self._tables):
+            if table.paragraphs is None or table.starts is None or table.ends is None:
+                continue
+            for member, (position, start, end) in enumerate(
+                zip(table.positions, table.starts, table.ends, strict=True)
+            ):
+                wanted.append(((number, member), position, start, end, PREVIEW_CHARS))
+        return wanted
+
+    def put(self, key: tuple[int, int], text: str) -> None:
+        """The preview of member ``key = (table, member)``, cut as :meth:`requests` asked."""
+        self.texts[key[0]][key[1]] = text
 
     def take(self, text: str, position: int) -> None:
         """Cut the previews of the record at ``position`` from its ``text``."""
@@ -195,6 +214,47 @@ def _assemble(items: list[Record | Skipped], pass_one: PassOne, cfg: ScanConfig)
     )
 
 
+def _scan_dataset_path(
+    path: str,
+    out_dir: str | Path,
+    cfg: ScanConfig,
+    engine: str,
+    scheduler: str | None,
+    jobs: int | None,
+    fmt: str | None,
+    text_field: str,
+    id_field: str,
+    progress: Progress | None,
+    on_note: Callable[[str], None] | None,
+    report: bool,
+) -> FileScan:
+    from dedupe.dataset_scan import ENGINES, scan_dataset
+
+    if engine not in ENGINES:
+        raise ConfigError(f"engine {engine!r} is not one of: {', '.join(ENGINES)}")
+    if path == "-" or fmt == "text":
+        raise ConfigError(
+            f"engine {engine!r} reads JSONL(.gz) and Parquet files: a file, a directory, a glob "
+            "or a URL"
+        )
+    summary, clusters, notes = scan_dataset(
+        path,
+        out_dir,
+        cfg,
+        engine=engine,  # type: ignore[arg-type]  # checked against ENGINES above
+        scheduler=scheduler,
+        jobs=jobs,
+        text_field=text_field,
+        id_field=id_field,
+        progress=progress,
+        report=report,
+    )
+    if on_note is not None:
+        for origin, message in notes:
+            on_note(f"{origin}: {message}")
+    return FileScan(Path(out_dir), summary, clusters, notes)
+
+
 @dataclass(frozen=True, slots=True)
 class FileScan:
     """What :func:`scan_path` wrote and counted."""
@@ -251,16 +311,41 @@ def scan_path(
     stdin: Any = None,
     jobs: int | None = None,
     report: bool = True,
+    engine: str = "local",
+    scheduler: str | None = None,
     **options: Any,
 ) -> FileScan:
-    """Scan a file, a directory of text files, or ``-`` (JSONL on standard input) and write
-    ``clusters.jsonl``, the cleaned copy, ``summary.json`` and (with ``report``)
-    ``report.html`` into ``out_dir``.
+    """Scan a file, a directory of text files, ``-`` (JSONL on standard input) or a dataset
+    (a directory, glob or fsspec URL of JSONL(.gz) and Parquet files) and write
+    ``clusters.jsonl``, the cleaned copy (``cleaned.jsonl``, or ``cleaned/`` with one file per
+    input file), ``summary.json`` and (with ``report``) ``report.html`` into ``out_dir``.
 
     Two passes: the first signs and clusters (keeping no text), the second re-reads the input to
     write cleaned copies byte-for-byte. Standard input is spooled to a temporary file first.
     ``jobs`` worker processes sign (default: all cores); the output does not depend on it.
+    ``engine="dask"`` runs a dataset scan on a Dask cluster (at ``scheduler``, or a local one
+    of ``jobs`` workers) with byte-identical output; call it under ``if __name__ ==
+    "__main__":`` in a script, as any code that starts worker processes.
     """
+    from dedupe.datasets import is_dataset
+
+    if engine != "local" or (path != "-" and fmt is None and is_dataset(path)):
+        return _scan_dataset_path(
+            path,
+            out_dir,
+            _config(config, options),
+            engine,
+            scheduler,
+            jobs,
+            fmt,
+            text_field,
+            id_field,
+            progress,
+            on_note,
+            report,
+        )
+    if scheduler is not None:
+        raise ConfigError("a scheduler address is for engine='dask'")
     from dedupe.readers import open_source
     from dedupe.report import ReportSampler, render_report
     from dedupe.writers import (

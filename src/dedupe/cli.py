@@ -59,6 +59,11 @@ class InputFormat(StrEnum):
     text = "text"
 
 
+class Engine(StrEnum):
+    local = "local"
+    dask = "dask"
+
+
 class Keep(StrEnum):
     first = "first"
     longest = "longest"
@@ -112,7 +117,8 @@ def scan(
         str,
         typer.Argument(
             help="A JSONL file (.jsonl, .jsonl.gz), a directory of .txt/.md files, one text file, "
-            "or '-' for JSONL on standard input.",
+            "'-' for JSONL on standard input, or a dataset: a directory, a quoted glob "
+            "('shards/*.jsonl.gz') or a URL (s3://bucket/news/) of JSONL(.gz) and Parquet files.",
             show_default=False,
         ),
     ],
@@ -221,6 +227,21 @@ def scan(
             "and sampled removals side by side (one self-contained file; not with --index).",
         ),
     ] = True,
+    engine: Annotated[
+        Engine,
+        typer.Option(
+            help="Where a dataset is scanned: local (this machine) or dask (a Dask cluster; "
+            "install dedupe[dask]). The output is byte-identical.",
+        ),
+    ] = Engine.local,
+    scheduler: Annotated[
+        str | None,
+        typer.Option(
+            help="With --engine dask: the scheduler's address (tcp://HOST:8786). Without it a "
+            "local cluster of --jobs workers starts for the run.",
+            show_default=False,
+        ),
+    ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors.")] = False,
 ) -> None:
     """Find duplicate documents and repeated paragraphs; write clusters and a cleaned copy.
@@ -234,6 +255,8 @@ def scan(
     Example: dedupe scan articles.jsonl --out out/ --threshold 0.8 --shingle word:5
 
     Example: dedupe scan today.jsonl --out out/ --index seen.sqlite
+
+    Example: dedupe scan 's3://bucket/news/*.parquet' --out out/ --engine dask --scheduler tcp://10.0.0.5:8786
     """
     try:
         cfg = ScanConfig(
@@ -296,6 +319,8 @@ def scan(
                 on_note=warnings.append,
                 jobs=jobs,
                 report=report,
+                engine=engine.value,
+                scheduler=scheduler,
             )
     except InputError as error:
         err.print(f"dedupe: error: {error}")

@@ -20,7 +20,14 @@ import numpy as np
 from dedupe.config import CONTAINMENT_MIN_RATIO, ScanConfig
 from dedupe.core.cluster import connected_components, equal_key_pairs, keepers
 from dedupe.core.features import BatchFeatures, featurise
-from dedupe.core.lsh import band_keys, choose_bands, components_by_bands, pairs_sharing_keys
+from dedupe.core.lsh import (
+    LocalSignatures,
+    SignatureSet,
+    band_keys,
+    choose_bands,
+    components_by_bands,
+    pairs_sharing_keys,
+)
 from dedupe.core.segment import drop_spans
 from dedupe.core.shingle import I64
 from dedupe.core.signature import permutations
@@ -92,10 +99,17 @@ def verify_candidates(docs: DocumentArrays, candidates: I64, config: ScanConfig)
     return candidates[verified_mask(docs, candidates, config)]
 
 
-def verified_mask(docs: DocumentArrays, candidates: I64, config: ScanConfig) -> np.ndarray:
+def verified_mask(
+    docs: DocumentArrays,
+    candidates: I64,
+    config: ScanConfig,
+    similarity: np.ndarray | None = None,
+) -> np.ndarray:
     """For each candidate pair, whether the full signatures confirm it at ``config``'s
-    thresholds (Jaccard, or in containment mode also containment)."""
-    similarity = estimated_jaccard(docs.signatures, candidates)
+    thresholds (Jaccard, or in containment mode also containment). ``similarity`` is the
+    pairs' estimated Jaccard when the caller has it (signatures held elsewhere)."""
+    if similarity is None:
+        similarity = estimated_jaccard(docs.signatures, candidates)
     accept = similarity >= config.threshold
     if config.measure == "containment":
         size_a, size_b = docs.sizes[candidates[:, 0]], docs.sizes[candidates[:, 1]]
@@ -107,6 +121,11 @@ def verified_mask(docs: DocumentArrays, candidates: I64, config: ScanConfig) -> 
         )
         accept |= comparable_sizes & (contained >= config.containment_threshold)
     return accept
+
+
+def duplicate_id_reason(doc_id: str, first: Origin) -> str:
+    """Why a record whose id came before is skipped."""
+    return f"duplicate id {doc_id!r} (first at {first})"
 
 
 def default_jobs() -> int:
@@ -168,14 +187,8 @@ class Scanner:
             return
         if item.id in self.first_seen:
             first = self.first_seen[item.id]
-            self._skip(
-                Skipped(
-                    item.position,
-                    item.origin,
-                    f"duplicate id {item.id!r} (first at {first})",
-                    item.id,
-                )
-            )
+            reason = duplicate_id_reason(item.id, first)
+            self._skip(Skipped(item.position, item.origin, reason, item.id))
             return
         self.first_seen[item.id] = item.origin
         self._pending.append(item)
@@ -271,7 +284,7 @@ class Scanner:
         every document (itself when kept)."""
         n = len(self.ids)
         docs = self.signed_documents()
-        signatures = docs.signatures
+        signatures = self.document_signatures(docs)
         exact_pairs, representative = exact_links(docs)
         # Band by band, skipping pairs already connected: the same components as verifying
         # every candidate, without holding all of them. A corpus with many copies of each
@@ -280,7 +293,7 @@ class Scanner:
         counts = [0, 0]
 
         def verified(pairs: I64) -> np.ndarray:
-            accept = verified_mask(docs, pairs, self.config)
+            accept = verified_mask(docs, pairs, self.config, signatures.jaccard(pairs))
             counts[0] += len(pairs)
             counts[1] += int(accept.sum())
             return accept
@@ -297,7 +310,7 @@ class Scanner:
         stats.candidate_pairs, stats.verified_pairs = counts
         keeper = keepers(labels, docs.lengths, self.config.keep_rule)
         members = np.flatnonzero(keeper != np.arange(n))
-        with_keeper = estimated_jaccard(signatures, np.stack([keeper[members], members], axis=1))
+        with_keeper = signatures.jaccard(np.stack([keeper[members], members], axis=1))
         member_similarity = dict(zip(members.tolist(), with_keeper.tolist(), strict=True))
         removal_rules = _document_rules(docs, keeper, members, with_keeper, self.config)
         member_rule = dict(zip(members.tolist(), removal_rules, strict=True))
@@ -353,7 +366,10 @@ class Scanner:
         keep_pair = alive[units.within_a]
         within_a, within_b = units.within_a[keep_pair], units.within_b[keep_pair]
         within_j = units.within_j[keep_pair]
-        labels = self._paragraph_components(units, alive, np.stack([within_a, within_b], axis=1))
+        e_sigs = self.unit_signatures(units)
+        labels = self._paragraph_components(
+            units, e_sigs, alive, np.stack([within_a, within_b], axis=1)
+        )
 
         sizes = np.bincount(labels, minlength=len(labels))
         in_cluster = np.flatnonzero(sizes[labels] > 1)
@@ -361,9 +377,7 @@ class Scanner:
         # smallest node, its earliest paragraph) first.
         members = in_cluster[np.argsort(labels[in_cluster], kind="stable")]
         keeper = labels[members]
-        similarity = _member_similarity(
-            members, keeper, (within_a, within_b, within_j), units.e_sigs
-        )
+        similarity = _member_similarity(members, keeper, (within_a, within_b, within_j), e_sigs)
         starts: list[int] = []
         if len(members):
             starts = np.flatnonzero(np.r_[True, keeper[1:] != keeper[:-1]]).tolist()
@@ -386,10 +400,21 @@ class Scanner:
         self._apply_drops(units, drops)
         self.analysis.stats.boilerplate_paragraphs_removed = boilerplate
 
-    def _paragraph_components(self, units: _Units, alive: np.ndarray, within: np.ndarray) -> I64:
+    def document_signatures(self, docs: DocumentArrays) -> SignatureSet:
+        """Where the document signatures are: here, in ``docs``. An engine that keeps them in
+        its partitions overrides this (and :meth:`unit_signatures`)."""
+        return LocalSignatures(docs.signatures)
+
+    def unit_signatures(self, units: _Units) -> SignatureSet:
+        """The signatures of the eligible paragraphs, in ``units``' numbering."""
+        return LocalSignatures(units.e_sigs)
+
+    def _paragraph_components(
+        self, units: _Units, e_sigs: SignatureSet, alive: np.ndarray, within: np.ndarray
+    ) -> I64:
         """Component label of every eligible paragraph: within-document repeats, exact repeats
         across documents and verified LSH candidates across documents, kept documents only."""
-        e_doc, e_sigs = units.e_doc, units.e_sigs
+        e_doc = units.e_doc
         exact_pairs = equal_key_pairs(units.e_exact, alive)
         exact_pairs = exact_pairs[e_doc[exact_pairs[:, 0]] != e_doc[exact_pairs[:, 1]]]
         labels = connected_components(len(e_doc), np.concatenate([within, exact_pairs]))
@@ -397,7 +422,7 @@ class Scanner:
 
         def verified_across_documents(pairs: I64) -> np.ndarray:
             accepted = e_doc[pairs[:, 0]] != e_doc[pairs[:, 1]]
-            accepted[accepted] = estimated_jaccard(e_sigs, pairs[accepted]) >= threshold
+            accepted[accepted] = e_sigs.jaccard(pairs[accepted]) >= threshold
             return accepted
 
         bands, rows = self.paragraph_bands, self.paragraph_rows
@@ -517,7 +542,7 @@ def _member_similarity(
     members: I64,
     keeper: I64,
     within: tuple[I64, I64, np.ndarray],
-    signatures: np.ndarray,
+    signatures: SignatureSet,
 ) -> np.ndarray:
     """Similarity of each member with its keeper: 1.0 for the keeper, the exact Jaccard where
     the pair is a known within-document repeat ``within = (earlier, later, jaccard)``, else
@@ -526,9 +551,10 @@ def _member_similarity(
     others = np.flatnonzero(members != keeper)
     if len(others) == 0:
         return similarity
-    width = np.int64(len(signatures))
-    codes = keeper[others] * width + members[others]
     earlier, later, jaccard = within
+    # Pair codes a * width + b: width above every index in play.
+    width = np.int64(max(int(members.max()), int(later.max(initial=0))) + 1)
+    codes = keeper[others] * width + members[others]
     within_codes = earlier * width + later
     order = np.argsort(within_codes, kind="stable")
     sorted_codes = within_codes[order]
@@ -538,7 +564,7 @@ def _member_similarity(
     values[exact] = jaccard[order[at[exact]]]
     estimate = ~exact
     pairs = np.stack([keeper[others][estimate], members[others][estimate]], axis=1)
-    values[estimate] = estimated_jaccard(signatures, pairs)
+    values[estimate] = signatures.jaccard(pairs)
     similarity[others] = values
     return similarity
 

@@ -23,7 +23,7 @@ import zlib
 from collections.abc import Callable, Iterator
 from functools import partial
 from types import TracebackType
-from typing import Any, BinaryIO, Literal, get_args
+from typing import Any, BinaryIO, Literal, cast, get_args
 
 from dedupe.errors import ConfigError, InputError
 from dedupe.records import Origin, Record, Skipped
@@ -228,6 +228,10 @@ def _open_binary(path: str) -> BinaryIO:
     The content decides, not the suffix: a spooled stdin has no suffix, and a ``.gz`` file that
     was never compressed still reads.
     """
+    from dedupe.datasets import is_url, open_binary
+
+    if is_url(path):
+        return cast(BinaryIO, open_binary(path))
     with open(path, "rb") as probe:
         magic = probe.read(len(_GZIP_MAGIC))
     if magic == _GZIP_MAGIC:
@@ -236,9 +240,14 @@ def _open_binary(path: str) -> BinaryIO:
 
 
 def _read_jsonl(
-    path: str, display: str, text_field: str, id_field: str, spans: bool = True
+    path: str,
+    display: str,
+    text_field: str,
+    id_field: str,
+    spans: bool = True,
+    first_position: int = 0,
 ) -> Iterator[Record | Skipped]:
-    position = 0
+    position = first_position
     line_number = 0
     try:
         with _open_binary(path) as stream:

@@ -190,6 +190,22 @@ class ReportSampler:
                 position = tables[number].positions[member]
                 self._wanted.setdefault(position, []).append((number, member))
 
+    def requests(self) -> list[tuple[Any, int, int, int | None, int]]:
+        """The cuts :meth:`take` would make, as ``(key, position, start, end, limit)`` (see
+        :meth:`dedupe.api.Previews.requests`); hand each text back to :meth:`put`."""
+        wanted: list[tuple[Any, int, int, int | None, int]] = []
+        for position, members in self._wanted.items():
+            for number, member in members:
+                table = self.tables[number]
+                start = 0 if table.starts is None else table.starts[member]
+                end = None if table.ends is None else table.ends[member]
+                wanted.append(((number, member), position, start, end, EXACT_CHARS))
+        return wanted
+
+    def put(self, key: tuple[int, int], text: str) -> None:
+        """The text of sampled member ``key = (table, member)``, cut as requested."""
+        self.texts[key] = text
+
     def take(self, text: str, position: int) -> None:
         """Keep the sampled members' texts of the record at ``position``, cut short."""
         for number, member in self._wanted.get(position, ()):

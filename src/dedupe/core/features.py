@@ -190,3 +190,76 @@ def _without_units(
         cuts = drop_spans(len(texts[doc]), spans, [u - first for u in units])
         out[doc] = remove_spans(texts[doc], cuts)
     return out
+
+
+def concat_features(
+    batches: list[BatchFeatures], num_perm: int, paragraph_num_perm: int
+) -> BatchFeatures:
+    """The batches as one, documents and units renumbered in order: the features of the
+    concatenated texts (``featurise`` is per document, so batching never changes them)."""
+    doc_offsets = np.cumsum([0] + [len(b.doc_tokens) for b in batches])
+    unit_offsets = np.cumsum([0] + [len(b.unit_doc) for b in batches])
+
+    def cat(
+        name: str, dtype: type, shift: np.ndarray | None = None, width: int | None = None
+    ) -> np.ndarray:
+        parts = [getattr(b, name) for b in batches]
+        if shift is not None:
+            parts = [part + offset for part, offset in zip(parts, shift.tolist(), strict=False)]
+        if not parts:
+            return np.empty((0, width) if width is not None else 0, dtype=dtype)
+        return np.concatenate(parts)
+
+    return BatchFeatures(
+        doc_tokens=cat("doc_tokens", np.int64),
+        doc_exact=cat("doc_exact", np.uint64),
+        doc_signatures=cat("doc_signatures", np.uint32, width=num_perm),
+        doc_sizes=cat("doc_sizes", np.int64),
+        unit_doc=cat("unit_doc", np.int64, doc_offsets),
+        unit_start=cat("unit_start", np.int64),
+        unit_end=cat("unit_end", np.int64),
+        eligible=cat("eligible", np.int64, unit_offsets),
+        eligible_exact=cat("eligible_exact", np.uint64),
+        eligible_signatures=cat("eligible_signatures", np.uint32, width=paragraph_num_perm),
+        repeat_earlier=cat("repeat_earlier", np.int64, unit_offsets),
+        repeat_later=cat("repeat_later", np.int64, unit_offsets),
+        repeat_jaccard=cat("repeat_jaccard", np.float64),
+    )
+
+
+def select_documents(batch: BatchFeatures, keep: np.ndarray) -> BatchFeatures:
+    """The features of the documents where ``keep`` is True, renumbered: the same as
+    featurising only their texts."""
+    keep = np.asarray(keep, dtype=bool)
+    doc_number = np.cumsum(keep) - 1
+    unit_keep = keep[batch.unit_doc]
+    unit_number = np.cumsum(unit_keep) - 1
+    eligible_keep = unit_keep[batch.eligible]
+    repeat_keep = unit_keep[batch.repeat_later]
+    return BatchFeatures(
+        doc_tokens=batch.doc_tokens[keep],
+        doc_exact=batch.doc_exact[keep],
+        doc_signatures=batch.doc_signatures[keep],
+        doc_sizes=batch.doc_sizes[keep],
+        unit_doc=doc_number[batch.unit_doc[unit_keep]],
+        unit_start=batch.unit_start[unit_keep],
+        unit_end=batch.unit_end[unit_keep],
+        eligible=unit_number[batch.eligible[eligible_keep]],
+        eligible_exact=batch.eligible_exact[eligible_keep],
+        eligible_signatures=batch.eligible_signatures[eligible_keep],
+        repeat_earlier=unit_number[batch.repeat_earlier[repeat_keep]],
+        repeat_later=unit_number[batch.repeat_later[repeat_keep]],
+        repeat_jaccard=batch.repeat_jaccard[repeat_keep],
+    )
+
+
+def without_signatures(batch: BatchFeatures) -> BatchFeatures:
+    """The batch with zero-width signature arrays: what a driver holds when the signatures stay
+    in a cluster's partitions."""
+    from dataclasses import replace
+
+    return replace(
+        batch,
+        doc_signatures=np.empty((len(batch.doc_tokens), 0), dtype=np.uint32),
+        eligible_signatures=np.empty((len(batch.eligible), 0), dtype=np.uint32),
+    )

@@ -11,12 +11,14 @@ candidate on its full signature, so the extra candidates cost time but never pre
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
 
 from dedupe.core.cluster import merge_components
 from dedupe.core.shingle import U32, U64
+from dedupe.core.verify import estimated_jaccard
 
 I64 = npt.NDArray[np.int64]
 
@@ -165,8 +167,40 @@ def pairs_sharing_keys(keys: U64, mask: npt.NDArray[np.bool_] | None = None) -> 
     return np.stack([codes // keys.shape[0], codes % keys.shape[0]], axis=1)
 
 
+class SignatureSet(Protocol):
+    """Rows of MinHash signatures wherever they are held: in this process
+    (:class:`LocalSignatures`) or in the partitions of a cluster
+    (:class:`dedupe.engines.dask.PartitionedSignatures`). The graph stages ask only these two
+    questions of them, so they run unchanged on either."""
+
+    def band_pairs(self, band: int, rows: int, labels: I64, selected: I64 | None) -> I64:
+        """:func:`band_pairs` of band ``band`` over the ``selected`` rows (all when None)."""
+        ...
+
+    def jaccard(self, pairs: I64) -> npt.NDArray[np.float64]:
+        """The estimated Jaccard similarity of each pair of rows."""
+        ...
+
+
+class LocalSignatures:
+    """A :class:`SignatureSet` over an in-memory ``(rows, permutations)`` array."""
+
+    def __init__(self, signatures: U32) -> None:
+        self.signatures = signatures
+        self._columns = signatures.T  # a view: each band reads its own columns
+
+    def band_pairs(self, band: int, rows: int, labels: I64, selected: I64 | None) -> I64:
+        keys = band_key(self._columns, band, rows)
+        if selected is None:
+            return band_pairs(keys, np.arange(len(keys), dtype=np.int64), labels)
+        return band_pairs(keys[selected], selected, labels)
+
+    def jaccard(self, pairs: I64) -> npt.NDArray[np.float64]:
+        return estimated_jaccard(self.signatures, pairs)
+
+
 def components_by_bands(
-    signatures: U32,
+    signatures: U32 | SignatureSet,
     bands: int,
     rows: int,
     labels: I64,
@@ -174,7 +208,8 @@ def components_by_bands(
     mask: npt.NDArray[np.bool_] | None = None,
 ) -> I64:
     """Component labels (each row's smallest connected row) of the graph made of the components
-    in ``labels`` plus every LSH candidate pair of ``signatures`` (as :func:`pairs_sharing_keys`
+    in ``labels`` plus every LSH candidate pair of ``signatures`` (an array or any
+    :class:`SignatureSet`) (as :func:`pairs_sharing_keys`
     finds them in :func:`band_keys`) for which ``accept`` returns True.
 
     Bands are taken one at a time, and a candidate whose rows are connected already is dropped
@@ -190,11 +225,10 @@ def components_by_bands(
     >>> components_by_bands(sigs, 2, 1, np.arange(4), accept_all).tolist()
     [0, 0, 0, 3]
     """
-    selected = _masked_rows(signatures.shape[0], mask)
-    columns = signatures.T  # a view: each band reads its own columns, nothing is copied
+    table = LocalSignatures(signatures) if isinstance(signatures, np.ndarray) else signatures
+    selected = None if mask is None else np.flatnonzero(mask)
     for band in range(bands):
-        keys = band_key(columns, band, rows)
-        pairs = band_pairs(keys if mask is None else keys[selected], selected, labels)
+        pairs = table.band_pairs(band, rows, labels, selected)
         pairs = pairs[labels[pairs[:, 0]] != labels[pairs[:, 1]]]
         if len(pairs):
             labels = merge_components(labels, pairs[accept(pairs)])

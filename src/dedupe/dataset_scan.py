@@ -1,0 +1,237 @@
+"""A scan of a dataset (many JSONL(.gz) or Parquet files) on an engine: this process or Dask.
+
+Both engines run the same stages on the same pure core and this module drives them the same
+way, so their outputs are byte-identical:
+
+1. pass one (the engine): read and sign every file, link documents and paragraphs, verdicts;
+2. pass two (the engine): each file re-read and its cleaned copy written to the same relative
+   path under ``cleaned/``, with the text cuts that cluster previews and the report show;
+3. here: ``clusters.jsonl``, ``summary.json`` and ``report.html`` from what the two returned.
+
+Records are numbered across the files in their sorted order (:mod:`dedupe.datasets`), so ids,
+cluster labels and keepers come from the input, never from the engine.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+import numpy as np
+
+from dedupe.config import ScanConfig
+from dedupe.datasets import (
+    DUPLICATE,
+    KEPT,
+    DataFile,
+    FileVerdicts,
+    FileWritten,
+    list_data_files,
+    read_file,
+    write_cleaned_file,
+)
+from dedupe.errors import ConfigError
+from dedupe.pipeline import PassOne, Progress, analyse, default_jobs
+from dedupe.records import Record, Skipped
+from dedupe.result import Analysis
+
+Engine = Literal["local", "dask"]
+ENGINES: tuple[Engine, ...] = ("local", "dask")
+
+#: Name of the cleaned tree under the output directory.
+CLEANED_DIR = "cleaned"
+
+
+class ScanEngine(Protocol):
+    """Runs the two passes of a dataset scan; see :class:`LocalEngine`."""
+
+    def pass_one(
+        self, files: Sequence[DataFile], config: ScanConfig, progress: Progress | None
+    ) -> tuple[PassOne, list[int]]:
+        """Pass one over ``files``, and how many positions each file's records take."""
+        ...
+
+    def write(
+        self, files: Sequence[DataFile], targets: Sequence[Path], verdicts: Sequence[FileVerdicts]
+    ) -> list[FileWritten]:
+        """Pass two: the cleaned copy of each file at its target."""
+        ...
+
+
+class LocalEngine:
+    """The engine of one machine: files read one after another, ``jobs`` processes sign."""
+
+    def __init__(self, jobs: int | None = None, text_field: str = "text", id_field: str = "id"):
+        self.jobs = default_jobs() if jobs is None else jobs
+        self.text_field = text_field
+        self.id_field = id_field
+
+    def pass_one(
+        self, files: Sequence[DataFile], config: ScanConfig, progress: Progress | None
+    ) -> tuple[PassOne, list[int]]:
+        counts: list[int] = []
+
+        def records() -> Iterator[Record | Skipped]:
+            position = 0
+            for file in files:
+                start = position
+                for item in read_file(
+                    file, start, text_field=self.text_field, id_field=self.id_field
+                ):
+                    position += 1
+                    yield item
+                counts.append(position - start)
+
+        return analyse(records(), config, progress, self.jobs), counts
+
+    def write(
+        self, files: Sequence[DataFile], targets: Sequence[Path], verdicts: Sequence[FileVerdicts]
+    ) -> list[FileWritten]:
+        return [
+            write_cleaned_file(
+                file, target, verdict, text_field=self.text_field, id_field=self.id_field
+            )
+            for file, target, verdict in zip(files, targets, verdicts, strict=True)
+        ]
+
+    def close(self) -> None:
+        """Nothing to stop."""
+
+
+def file_verdicts(analysis: Analysis, counts: Sequence[int]) -> list[FileVerdicts]:
+    """Each file's slice of the verdicts, by position."""
+    total = int(sum(counts))
+    status = np.zeros(total, dtype=np.int8)
+    drops: dict[int, tuple[tuple[int, int], ...]] = {}
+    for position, verdict in analysis.verdicts.items():
+        status[position] = DUPLICATE if verdict.status == "duplicate" else KEPT
+        if verdict.drop_spans:
+            drops[position] = tuple(verdict.drop_spans)
+    firsts = np.cumsum([0, *counts])[:-1]
+    out = [
+        FileVerdicts(int(first), status[first : first + count].copy())
+        for first, count in zip(firsts.tolist(), counts, strict=True)
+    ]
+    if drops:
+        positions = np.fromiter(drops, dtype=np.int64, count=len(drops))
+        owners = np.searchsorted(firsts, positions, side="right") - 1
+        for owner, position in zip(owners.tolist(), positions.tolist(), strict=True):
+            out[owner].drops[position] = drops[position]
+    return out
+
+
+def assign_cuts(
+    verdicts: Sequence[FileVerdicts], requests: list[tuple[Any, int, int, int | None, int]]
+) -> None:
+    """Hand each text cut to the file that holds its record."""
+    if not requests:
+        return
+    firsts = np.array([v.first for v in verdicts], dtype=np.int64)
+    positions = np.fromiter((r[1] for r in requests), dtype=np.int64, count=len(requests))
+    owners = np.searchsorted(firsts, positions, side="right") - 1
+    for owner, request in zip(owners.tolist(), requests, strict=True):
+        verdicts[owner].cuts.append(request)
+
+
+def open_engine(
+    engine: Engine,
+    *,
+    jobs: int | None = None,
+    scheduler: str | None = None,
+    text_field: str = "text",
+    id_field: str = "id",
+) -> LocalEngine | Any:
+    """The engine by name; close it when done."""
+    if engine == "local":
+        if scheduler is not None:
+            raise ConfigError("--scheduler is for --engine dask")
+        return LocalEngine(jobs, text_field, id_field)
+    if engine == "dask":
+        from dedupe.dask_engine import DaskEngine
+
+        return DaskEngine(
+            scheduler=scheduler, workers=jobs, text_field=text_field, id_field=id_field
+        )
+    raise ConfigError(f"engine {engine!r} is not one of: {', '.join(ENGINES)}")
+
+
+def scan_dataset(
+    spec: str,
+    out_dir: str | Path,
+    config: ScanConfig,
+    *,
+    engine: Engine = "local",
+    scheduler: str | None = None,
+    jobs: int | None = None,
+    text_field: str = "text",
+    id_field: str = "id",
+    progress: Progress | None = None,
+    report: bool = True,
+    on_stage: Callable[[str], None] | None = None,
+) -> tuple[dict[str, Any], int, list[Any]]:
+    """Scan the dataset ``spec`` on ``engine`` and write ``clusters.jsonl``, ``cleaned/`` (one
+    cleaned copy per input file, at its relative path), ``summary.json`` and ``report.html``.
+    Returns the summary, the number of clusters and the reading notes."""
+    from dedupe.api import Previews, summary_dict
+    from dedupe.report import ReportSampler, render_report
+    from dedupe.writers import (
+        _create_temp_dir,
+        _replace_dir,
+        atomic_write_bytes,
+        write_cluster_tables,
+        write_summary,
+    )
+
+    started = time.perf_counter()
+    files = list_data_files(spec)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    runner = open_engine(
+        engine, jobs=jobs, scheduler=scheduler, text_field=text_field, id_field=id_field
+    )
+    try:
+        pass_one, counts = runner.pass_one(files, config, progress)
+        analysis = pass_one.analysis
+        previews = Previews(pass_one.tables)
+        sampler = ReportSampler(pass_one.tables, config) if report else None
+        verdicts = file_verdicts(analysis, counts)
+        assign_cuts(verdicts, previews.requests())
+        if sampler is not None:
+            assign_cuts(verdicts, [(("report", *r[0]), *r[1:]) for r in sampler.requests()])
+        if on_stage is not None:
+            on_stage("writing cleaned copies")
+        tree = _create_temp_dir(out, f".{CLEANED_DIR}.tmp-")
+        try:
+            targets = [tree / file.relative for file in files]
+            written = runner.write(files, targets, verdicts)
+            _replace_dir(tree, out / CLEANED_DIR)
+        except BaseException:
+            shutil.rmtree(tree, ignore_errors=True)
+            raise
+    finally:
+        runner.close()
+    for done in written:
+        analysis.stats.bytes_removed += done.bytes_removed
+        for key, text in done.cuts:
+            if key[0] == "report":
+                assert sampler is not None  # report cuts are asked for only with a sampler
+                sampler.put(key[1:], text)
+            else:
+                previews.put(key, text)
+    clusters = write_cluster_tables(out / "clusters.jsonl", pass_one.tables, previews.texts)
+    analysis.stats.elapsed_seconds = round(time.perf_counter() - started, 3)
+    summary = summary_dict(
+        analysis.stats,
+        analysis.skipped,
+        analysis.notes,
+        config,
+        {"input": spec, "format": "dataset", "files": len(files), "output": str(out)},
+    )
+    write_summary(out / "summary.json", summary)
+    if sampler is not None:
+        page = render_report(summary, sampler.data(previews.texts))
+        atomic_write_bytes(out / "report.html", page.encode("utf-8", "backslashreplace"))
+    return summary, clusters, analysis.notes

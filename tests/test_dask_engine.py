@@ -1,0 +1,162 @@
+"""The Dask engine against the local one, on a real two-worker local cluster: byte-identical
+clusters, cleaned copies and summary counts, and the partitioned signature set agreeing with
+the in-memory one on any layout."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from dedupe import InputError, scan_path
+from dedupe.core.lsh import LocalSignatures
+from tests.dataset_gen import output_files, write_dataset
+
+distributed = pytest.importorskip("distributed")
+pytest.importorskip("pyarrow")
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[str]:
+    """The address of a local cluster of two worker processes, as a user would start one."""
+    with distributed.LocalCluster(
+        n_workers=2,
+        threads_per_worker=1,
+        processes=True,
+        dashboard_address=None,
+        # No dashboard, and the scheduler's HTTP endpoint on a free loopback port: its default,
+        # 8787, is taken by any other cluster running here.
+        scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
+        silence_logs=logging.ERROR,
+    ) as local:
+        yield local.scheduler_address
+
+
+@pytest.fixture(scope="module")
+def client(cluster: str) -> Iterator[object]:
+    with distributed.Client(cluster) as connected:
+        yield connected
+
+
+def _both(tmp_path, cluster, **options):
+    local = tmp_path / "local"
+    dask = tmp_path / "dask"
+    scan_path(str(tmp_path / "in"), local, jobs=1, **options)
+    scan_path(str(tmp_path / "in"), dask, engine="dask", scheduler=cluster, **options)
+    return output_files(local), output_files(dask)
+
+
+@pytest.mark.parametrize("seed", [11, 12, 13])
+def test_dask_output_is_byte_identical_to_local(tmp_path, cluster, seed):
+    write_dataset(tmp_path / "in", seed=seed)
+    local, dask = _both(tmp_path, cluster)
+    assert local.keys() == dask.keys()
+    assert {"clusters.jsonl", "cleaned/d.parquet", "cleaned/b/c.jsonl.gz"} <= local.keys()
+    for name in local:
+        assert local[name] == dask[name], name
+    summary = json.loads(local["summary.json"])
+    assert summary["documents_removed"] > 10 and summary["paragraphs_removed"] > 0
+    assert summary["records_skipped"] == 3
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"measure": "containment", "boilerplate_min_docs": 5},
+        {"paragraphs": False, "threshold": 0.8},
+        {"shingle": "char:9", "num_perm": 64, "keep": "longest"},
+    ],
+    ids=["containment-boilerplate", "documents-only", "char-shingles"],
+)
+def test_dask_output_is_identical_under_other_settings(tmp_path, cluster, options):
+    from dedupe.config import ShingleSpec
+
+    if "shingle" in options:
+        options = {**options, "shingle": ShingleSpec.parse(options["shingle"])}
+    write_dataset(tmp_path / "in", seed=21)
+    local, dask = _both(tmp_path, cluster, **options)
+    assert local == dask
+
+
+def test_strict_mode_stops_at_the_same_record(tmp_path, cluster):
+    write_dataset(tmp_path / "in", seed=31)
+    errors = []
+    for engine in ("local", "dask"):
+        scheduler = cluster if engine == "dask" else None
+        with pytest.raises(InputError) as caught:
+            scan_path(
+                str(tmp_path / "in"),
+                tmp_path / engine,
+                strict=True,
+                engine=engine,
+                scheduler=scheduler,
+            )
+        errors.append(str(caught.value))
+        assert not (tmp_path / engine / "clusters.jsonl").exists()
+    assert errors[0] == errors[1]
+    assert "a.jsonl" in errors[0] and "malformed JSON" in errors[0]
+
+
+def test_the_cli_starts_a_local_cluster_when_given_no_scheduler(tmp_path):
+    from typer.testing import CliRunner
+
+    from dedupe.cli import app
+
+    write_dataset(tmp_path / "in", seed=41)
+    runner = CliRunner()
+    for engine in ("local", "dask"):
+        args = ["scan", str(tmp_path / "in"), "--out", str(tmp_path / engine), "-q"]
+        result = runner.invoke(app, [*args, "--engine", engine, "--jobs", "2"])
+        assert result.exit_code == 0, result.output
+    assert output_files(tmp_path / "local") == output_files(tmp_path / "dask")
+
+
+def test_an_unreachable_scheduler_is_a_clear_error(tmp_path):
+    from typer.testing import CliRunner
+
+    from dedupe.cli import app
+
+    write_dataset(tmp_path / "in", seed=51)
+    args = ["scan", str(tmp_path / "in"), "--out", str(tmp_path / "o"), "--engine", "dask"]
+    import dask
+
+    with dask.config.set({"distributed.comm.timeouts.connect": "2s"}):
+        result = CliRunner().invoke(app, [*args, "--scheduler", "tcp://127.0.0.1:9"])
+    assert result.exit_code == 2
+    assert "cannot reach the Dask scheduler at tcp://127.0.0.1:9" in result.stderr
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    rows=st.integers(0, 60),
+    cuts=st.lists(st.integers(0, 60), max_size=4),
+    buckets=st.integers(1, 5),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_partitioned_signatures_answer_as_the_in_memory_ones(client, rows, cuts, buckets, seed):
+    """Candidate pairs and similarities do not depend on how rows are split into partitions
+    or band keys into buckets."""
+    from dedupe.dask_engine import PartitionedSignatures
+
+    rng = np.random.default_rng(seed)
+    # Few distinct values, so that band keys collide and pairs exist.
+    signatures = rng.integers(0, 3, size=(rows, 8), dtype=np.uint32)
+    bounds = sorted({0, rows, *[min(c, rows) for c in cuts]})
+    counts = np.diff(bounds).tolist()
+    parts = [client.scatter(signatures[a:b], hash=False) for a, b in zip(bounds, bounds[1:], strict=False)]
+    remote = PartitionedSignatures(client, parts, counts, buckets)
+    here = LocalSignatures(signatures)
+    labels = np.arange(rows, dtype=np.int64)
+    selected = np.flatnonzero(rng.random(rows) < 0.7)
+    for chosen in (None, selected):
+        for band in range(4):
+            expected = {tuple(p) for p in here.band_pairs(band, 2, labels, chosen).tolist()}
+            found = remote.band_pairs(band, 2, labels, chosen).tolist()
+            assert len(found) == len(expected) and set(map(tuple, found)) == expected
+    pairs = rng.integers(0, max(rows, 1), size=(25 if rows else 0, 2)).astype(np.int64)
+    assert np.array_equal(remote.jaccard(pairs), here.jaccard(pairs))
