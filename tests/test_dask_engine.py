@@ -4,6 +4,7 @@ the in-memory one on any layout."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 from collections.abc import Iterator
@@ -131,7 +132,9 @@ def test_an_unreachable_scheduler_is_a_clear_error(tmp_path):
     assert "cannot reach the Dask scheduler at tcp://127.0.0.1:9" in result.stderr
 
 
-@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(
     rows=st.integers(0, 60),
     cuts=st.lists(st.integers(0, 60), max_size=4),
@@ -141,22 +144,40 @@ def test_an_unreachable_scheduler_is_a_clear_error(tmp_path):
 def test_partitioned_signatures_answer_as_the_in_memory_ones(client, rows, cuts, buckets, seed):
     """Candidate pairs and similarities do not depend on how rows are split into partitions
     or band keys into buckets."""
-    from dedupe.dask_engine import PartitionedSignatures
+    from dedupe import dask_engine
 
     rng = np.random.default_rng(seed)
     # Few distinct values, so that band keys collide and pairs exist.
     signatures = rng.integers(0, 3, size=(rows, 8), dtype=np.uint32)
     bounds = sorted({0, rows, *[min(c, rows) for c in cuts]})
     counts = np.diff(bounds).tolist()
-    parts = [client.scatter(signatures[a:b], hash=False) for a, b in zip(bounds, bounds[1:], strict=False)]
-    remote = PartitionedSignatures(client, parts, counts, buckets)
+    parts = [
+        client.scatter(signatures[a:b], hash=False)
+        for a, b in itertools.pairwise(bounds)
+    ]
     here = LocalSignatures(signatures)
     labels = np.arange(rows, dtype=np.int64)
     selected = np.flatnonzero(rng.random(rows) < 0.7)
-    for chosen in (None, selected):
-        for band in range(4):
-            expected = {tuple(p) for p in here.band_pairs(band, 2, labels, chosen).tolist()}
-            found = remote.band_pairs(band, 2, labels, chosen).tolist()
-            assert len(found) == len(expected) and set(map(tuple, found)) == expected
     pairs = rng.integers(0, max(rows, 1), size=(25 if rows else 0, 2)).astype(np.int64)
-    assert np.array_equal(remote.jaccard(pairs), here.jaccard(pairs))
+    # Both layouts of the shuffle and of verification: small data read whole, large in shares.
+    for whole_bytes in (0, dask_engine.WHOLE_SPLITS_BYTES):
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(dask_engine, "WHOLE_SPLITS_BYTES", whole_bytes)
+            patch.setattr(dask_engine, "_PAIRS_PER_TASK", 4)
+            remote = dask_engine.PartitionedSignatures(client, parts, counts, buckets, 8)
+            for chosen in (None, selected):
+                for band in range(4):
+                    expected = {tuple(p) for p in here.band_pairs(band, 2, labels, chosen).tolist()}
+                    found = remote.band_pairs(band, 2, labels, chosen).tolist()
+                    assert len(found) == len(expected) and set(map(tuple, found)) == expected
+            assert np.array_equal(remote.jaccard(pairs), here.jaccard(pairs))
+
+
+def test_the_large_data_layout_gives_the_same_output(tmp_path, cluster, monkeypatch):
+    """Shares per bucket and two-stage verification, as on data too large to read whole."""
+    from dedupe import dask_engine
+
+    monkeypatch.setattr(dask_engine, "WHOLE_SPLITS_BYTES", 0)
+    write_dataset(tmp_path / "in", seed=61)
+    local, dask = _both(tmp_path, cluster, boilerplate_min_docs=4)
+    assert local == dask

@@ -85,8 +85,12 @@ def test_records_are_numbered_across_files_and_every_record_is_accounted_for(tmp
     kept_ids |= set(table.column("id").to_pylist())
     written += table.num_rows
     assert written == summary["records_kept"] == len(kept_ids)
-    removed = {m["doc_id"] for line in (out / "clusters.jsonl").read_text().splitlines()
-               for m in json.loads(line)["members"][1:] if json.loads(line)["level"] == "document"}
+    removed = {
+        m["doc_id"]
+        for line in (out / "clusters.jsonl").read_text().splitlines()
+        for m in json.loads(line)["members"][1:]
+        if json.loads(line)["level"] == "document"
+    }
     assert not removed & kept_ids
     assert len(removed) == summary["documents_removed"]
 
@@ -127,8 +131,9 @@ def test_parquet_without_the_text_column_is_a_clear_error(tmp_path):
         scan_path(str(tmp_path / "x.parquet"), tmp_path / "o")
     parquet = tmp_path / "ok"
     parquet.mkdir()
-    pq.write_table(pa.table({"id": ["a", "b"], "body": ["same words here", None]}),
-                   parquet / "y.parquet")
+    pq.write_table(
+        pa.table({"id": ["a", "b"], "body": ["same words here", None]}), parquet / "y.parquet"
+    )
     result = scan_path(str(parquet), tmp_path / "o2", text_field="body")
     assert result.summary["records_kept"] == 1
     assert result.summary["skipped"][0]["reason"] == "text column 'body' is null"
