@@ -406,6 +406,12 @@ class DaskEngine:
         self.client, self._cluster = _client(scheduler, workers)
         self.text_field = text_field
         self.id_field = id_field
+        if scheduler is not None:
+            try:
+                _check_workers(self.client)
+            except BaseException:
+                self.client.close()
+                raise
 
     def close(self) -> None:
         self.client.close()
@@ -527,6 +533,32 @@ class DaskEngine:
         ]
         written: list[FileWritten] = self.client.gather(futures)
         return written
+
+
+def _worker_dedupe_version() -> str:
+    import dedupe
+
+    return str(dedupe.__version__)
+
+
+def _check_workers(client: Any) -> None:
+    """Fail early, with a message, when a worker lacks dedupe or runs another version: the
+    first task would fail anyway, with a traceback about unpickling."""
+    from dedupe import __version__
+
+    try:
+        found = client.run(_worker_dedupe_version)
+    except Exception as error:  # e.g. "No module named 'dedupe'" from unpickling the probe
+        raise ConfigError(f"the Dask workers cannot run dedupe: {error}") from None
+    if not found:
+        raise ConfigError("the Dask cluster has no workers")
+    other = {address: version for address, version in found.items() if version != __version__}
+    if other:
+        address, version = sorted(other.items())[0]
+        raise ConfigError(
+            f"Dask worker {address} has dedupe {version}, this process {__version__}: install "
+            "the same version on every worker"
+        )
 
 
 def _raise_first(
