@@ -173,3 +173,22 @@ def test_records_read_from_a_dataset_are_records(tmp_path):
     items = list(read_file(file, 100))
     assert items[0].position == 100 and isinstance(items[0], Record)
     assert items[0].origin.line == 1 and items[0].origin.path == file.display
+
+
+def test_tune_and_the_index_read_datasets_too(tmp_path):
+    from typer.testing import CliRunner
+
+    from dedupe.cli import app
+
+    write_dataset(tmp_path / "in", seed=7)
+    runner = CliRunner()
+    scanned = runner.invoke(app, ["scan", str(tmp_path / "in"), "--out", str(tmp_path / "s")])
+    assert scanned.exit_code == 0, scanned.output
+    args = ["scan", str(tmp_path / "in"), "--out", str(tmp_path / "i")]
+    indexed = runner.invoke(app, [*args, "--index", str(tmp_path / "seen.sqlite")])
+    assert indexed.exit_code == 0, indexed.output
+    # Added one at a time to the index, the dataset gets the same cleaned copies as a scan.
+    assert output_files(tmp_path / "s" / "cleaned") == output_files(tmp_path / "i" / "cleaned")
+    tuned = runner.invoke(app, ["tune", str(tmp_path / "in"), "--out", str(tmp_path / "t")])
+    assert tuned.exit_code == 0, tuned.output
+    assert "Pairs >= 0.5" in tuned.output

@@ -366,6 +366,7 @@ def scan_path(
         analysis = pass_one.analysis
         previews = Previews(pass_one.tables)
         sampler = ReportSampler(pass_one.tables, cfg) if report else None
+        assert source.format != "dataset"  # datasets went to _scan_dataset_path above
         with CleanedWriter(out, source.format, source.is_tree, text_field, id_field) as writer:
             for item in source.records(spans=False):
                 if not isinstance(item, Record):

@@ -110,6 +110,13 @@ def file_verdicts(analysis: Analysis, counts: Sequence[int]) -> list[FileVerdict
         status[position] = DUPLICATE if verdict.status == "duplicate" else KEPT
         if verdict.drop_spans:
             drops[position] = tuple(verdict.drop_spans)
+    return split_verdicts(status, drops, counts)
+
+
+def split_verdicts(
+    status: np.ndarray, drops: dict[int, tuple[tuple[int, int], ...]], counts: Sequence[int]
+) -> list[FileVerdicts]:
+    """Per-position ``status`` and ``drops`` cut into each file's :class:`FileVerdicts`."""
     firsts = np.cumsum([0, *counts])[:-1]
     out = [
         FileVerdicts(int(first), status[first : first + count].copy())
@@ -121,6 +128,24 @@ def file_verdicts(analysis: Analysis, counts: Sequence[int]) -> list[FileVerdict
         for owner, position in zip(owners.tolist(), positions.tolist(), strict=True):
             out[owner].drops[position] = drops[position]
     return out
+
+
+def write_cleaned_tree(
+    out: Path, files: Sequence[DataFile], verdicts: Sequence[FileVerdicts], engine: ScanEngine
+) -> list[FileWritten]:
+    """Pass two on ``engine``: every file's cleaned copy, built in a hidden folder beside
+    ``out/cleaned`` and renamed into place, so a failed run leaves the previous tree whole."""
+    from dedupe.writers import _create_temp_dir, _replace_dir
+
+    out.mkdir(parents=True, exist_ok=True)
+    tree = _create_temp_dir(out, f".{CLEANED_DIR}.tmp-")
+    try:
+        written = engine.write(files, [tree / file.relative for file in files], verdicts)
+        _replace_dir(tree, out / CLEANED_DIR)
+    except BaseException:
+        shutil.rmtree(tree, ignore_errors=True)
+        raise
+    return written
 
 
 def assign_cuts(
@@ -177,13 +202,7 @@ def scan_dataset(
     Returns the summary, the number of clusters and the reading notes."""
     from dedupe.api import Previews, summary_dict
     from dedupe.report import ReportSampler, render_report
-    from dedupe.writers import (
-        _create_temp_dir,
-        _replace_dir,
-        atomic_write_bytes,
-        write_cluster_tables,
-        write_summary,
-    )
+    from dedupe.writers import atomic_write_bytes, write_cluster_tables, write_summary
 
     started = time.perf_counter()
     files = list_data_files(spec)
@@ -203,14 +222,7 @@ def scan_dataset(
             assign_cuts(verdicts, [(("report", *r[0]), *r[1:]) for r in sampler.requests()])
         if on_stage is not None:
             on_stage("writing cleaned copies")
-        tree = _create_temp_dir(out, f".{CLEANED_DIR}.tmp-")
-        try:
-            targets = [tree / file.relative for file in files]
-            written = runner.write(files, targets, verdicts)
-            _replace_dir(tree, out / CLEANED_DIR)
-        except BaseException:
-            shutil.rmtree(tree, ignore_errors=True)
-            raise
+        written = write_cleaned_tree(out, files, verdicts, runner)
     finally:
         runner.close()
     for done in written:

@@ -22,12 +22,15 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, Literal
+from typing import IO, TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
 from dedupe.errors import ConfigError, InputError
 from dedupe.records import Origin, Record, Skipped
+
+if TYPE_CHECKING:
+    from dedupe.readers import Source
 
 DataKind = Literal["jsonl", "parquet"]
 
@@ -248,6 +251,31 @@ def _parquet_id(value: Any) -> str | None:
     if isinstance(value, int) and not isinstance(value, bool):
         return str(value)
     return None
+
+
+def dataset_source(spec: str, text_field: str = "text", id_field: str = "id") -> Source:
+    """The dataset ``spec`` as a :class:`~dedupe.readers.Source` (format ``"dataset"``): every
+    record of its files, in order, numbered across them. Its ``files`` are the data files and,
+    once it has been read to the end, ``counts`` the positions each file took."""
+    from dedupe.readers import Source
+
+    files = list_data_files(spec)
+    counts: list[int] = []
+
+    def read(spans: bool = True) -> Iterator[Record | Skipped]:
+        done: list[int] = []
+        position = 0
+        for file in files:
+            start = position
+            for item in read_file(
+                file, start, text_field=text_field, id_field=id_field, spans=spans
+            ):
+                position += 1
+                yield item
+            done.append(position - start)
+        counts[:] = done
+
+    return Source("dataset", spec, True, read, files=files, counts=counts)
 
 
 def count_records(file: DataFile, text_field: str = "text", id_field: str = "id") -> int:

@@ -7,12 +7,15 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dedupe.core.clean import remove_spans
 from dedupe.index import Index, IndexVerdict
 from dedupe.records import Origin, Record, Skipped
 from dedupe.result import Cluster, Member
+
+if TYPE_CHECKING:
+    from dedupe.readers import Source
 
 #: Records read before their ids are looked up and they are added, as one group.
 _GROUP = 2_000
@@ -78,6 +81,7 @@ def add_path(
     run = IndexRun()
     spans: dict[int, tuple[tuple[int, int], ...]] = {}
     added_ids: list[str] = []
+    added_at: dict[int, str] = {}
     with open_source(path, fmt, text_field=text_field, id_field=id_field) as source:  # type: ignore[arg-type]
         group: list[Record] = []
 
@@ -95,6 +99,7 @@ def add_path(
             for record, verdict in zip(fresh, verdicts, strict=True):
                 spans[record.position] = verdict.drop_spans
                 added_ids.append(record.id)
+                added_at[record.position] = record.id
             group.clear()
 
         for item in source:
@@ -114,17 +119,45 @@ def add_path(
             return run, summary
         out = Path(out_dir)
         summary["output"] = str(out)
-        with CleanedWriter(out, source.format, source.is_tree, text_field, id_field) as writer:
-            for item in source:
-                if (
-                    isinstance(item, Record)
-                    and item.position in spans
-                    and item.id not in run.duplicates
-                ):
-                    writer.write(item, remove_spans(item.text, spans[item.position]))
+        if source.format == "dataset":
+            _write_dataset(out, source, spans, added_at, run.duplicates, text_field, id_field)
+        else:
+            with CleanedWriter(out, source.format, source.is_tree, text_field, id_field) as writer:
+                for item in source:
+                    if (
+                        isinstance(item, Record)
+                        and item.position in spans
+                        and item.id not in run.duplicates
+                    ):
+                        writer.write(item, remove_spans(item.text, spans[item.position]))
     write_clusters(out / "clusters.jsonl", _clusters(index, run.duplicates))
     write_summary(out / "summary.json", summary)
     return run, summary
+
+
+def _write_dataset(
+    out: Path,
+    source: Source,
+    spans: dict[int, tuple[tuple[int, int], ...]],
+    added_at: dict[int, str],
+    duplicates: dict[str, str],
+    text_field: str,
+    id_field: str,
+) -> None:
+    """A dataset's cleaned copies, one per input file under ``cleaned/``, as a scan writes them:
+    the records added as originals, without their repeated paragraphs."""
+    import numpy as np
+
+    from dedupe.dataset_scan import LocalEngine, split_verdicts, write_cleaned_tree
+    from dedupe.datasets import DUPLICATE, KEPT
+
+    assert source.files is not None  # a dataset source lists its files
+    status = np.zeros(sum(source.counts), dtype=np.int8)
+    for position, doc_id in added_at.items():
+        status[position] = DUPLICATE if doc_id in duplicates else KEPT
+    drops = {position: cut for position, cut in spans.items() if cut}
+    verdicts = split_verdicts(status, drops, source.counts)
+    write_cleaned_tree(out, source.files, verdicts, LocalEngine(1, text_field, id_field))
 
 
 def _clusters(index: Index, duplicates: dict[str, str]) -> list[Cluster]:

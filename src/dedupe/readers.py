@@ -23,10 +23,13 @@ import zlib
 from collections.abc import Callable, Iterator
 from functools import partial
 from types import TracebackType
-from typing import Any, BinaryIO, Literal, cast, get_args
+from typing import TYPE_CHECKING, Any, BinaryIO, Literal, cast, get_args
 
 from dedupe.errors import ConfigError, InputError
 from dedupe.records import Origin, Record, Skipped
+
+if TYPE_CHECKING:
+    from dedupe.datasets import DataFile
 
 __all__ = [
     "NOTE_BOM",
@@ -41,6 +44,8 @@ __all__ = [
 ]
 
 Format = Literal["jsonl", "text"]
+#: What a :class:`Source` reads: the formats above, or a dataset of many data files.
+SourceFormat = Literal["jsonl", "text", "dataset"]
 
 STDIN_PATH = "-"
 STDIN_NAME = "<stdin>"
@@ -90,9 +95,19 @@ class Source:
     copy of standard input it may hold."""
 
     def __init__(
-        self, fmt: Format, root: str, is_tree: bool, read: _Read, spool: str | None = None
+        self,
+        fmt: SourceFormat,
+        root: str,
+        is_tree: bool,
+        read: _Read,
+        spool: str | None = None,
+        files: list[DataFile] | None = None,
+        counts: list[int] | None = None,
     ) -> None:
-        self.format: Format = fmt
+        self.format: SourceFormat = fmt
+        # A dataset's data files, and the positions each took in the last full read.
+        self.files = files
+        self.counts = counts if counts is not None else []
         self.root = root
         self.is_tree = is_tree
         self._read = read
@@ -141,11 +156,16 @@ def open_source(
     id_field: str = "id",
     stdin: BinaryIO | None = None,
 ) -> Source:
-    """Open ``path`` (a JSONL file, a text file, a directory of text files, or ``-``).
+    """Open ``path`` (a JSONL file, a text file, a directory of text files, ``-``, or a dataset
+    of JSONL(.gz) and Parquet files: see :func:`dedupe.datasets.dataset_source`).
 
-    Raises :class:`InputError` when the input cannot be read at all: a missing path, an
-    unreadable JSONL file, a directory without ``*.txt``/``*.md`` files.
+        Raises :class:`InputError` when the input cannot be read at all: a missing path, an
+        unreadable JSONL file, a directory without ``*.txt``/``*.md`` files.
     """
+    from dedupe.datasets import dataset_source, is_dataset
+
+    if fmt is None and path != STDIN_PATH and is_dataset(path):
+        return dataset_source(path, text_field, id_field)
     fmt = detect_format(path) if fmt is None else _checked_format(fmt)
     if path == STDIN_PATH:
         return _open_stdin(fmt, text_field, id_field, stdin)
