@@ -7,11 +7,12 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from dedupe.config import ScanConfig
+from dedupe.core import clean
 from dedupe.core.clean import remove_spans
 from dedupe.errors import ConfigError
 from dedupe.pipeline import PassOne, Progress, analyse, default_jobs
@@ -28,6 +29,9 @@ from dedupe.result import (
 
 #: Paragraph text in clusters is cut at this many characters.
 PREVIEW_CHARS = 200
+
+if TYPE_CHECKING:
+    from dedupe.report import ReportSampler
 
 _LIBRARY_ORIGIN = "<input>"
 
@@ -90,9 +94,7 @@ def render_clusters(tables: list[ClusterTable], previews: Previews) -> list[Clus
 
 def removed_bytes(text: str, verdict: Verdict) -> int:
     """UTF-8 bytes of ``text`` that ``verdict`` removes (all of a duplicate's)."""
-    if verdict.status == "duplicate":
-        return len(text.encode("utf-8", "surrogatepass"))
-    return sum(len(text[s:e].encode("utf-8", "surrogatepass")) for s, e in verdict.drop_spans)
+    return clean.removed_bytes(text, verdict.status == "duplicate", verdict.drop_spans)
 
 
 class Previews:
@@ -298,6 +300,32 @@ def summary_dict(
     }
 
 
+def write_results(
+    out: Path,
+    pass_one: PassOne,
+    previews: Previews,
+    sampler: ReportSampler | None,
+    cfg: ScanConfig,
+    extra: dict[str, Any],
+    started: float,
+) -> tuple[dict[str, Any], int]:
+    """After pass two: ``clusters.jsonl``, ``summary.json`` (``extra`` first, the time since
+    ``started``) and, with a ``sampler``, ``report.html``. Returns the summary and the number
+    of clusters written."""
+    from dedupe.report import render_report
+    from dedupe.writers import atomic_write_bytes, write_cluster_tables, write_summary
+
+    analysis = pass_one.analysis
+    clusters = write_cluster_tables(out / "clusters.jsonl", pass_one.tables, previews.texts)
+    analysis.stats.elapsed_seconds = round(time.perf_counter() - started, 3)
+    summary = summary_dict(analysis.stats, analysis.skipped, analysis.notes, cfg, extra)
+    write_summary(out / "summary.json", summary)
+    if sampler is not None:
+        page = render_report(summary, sampler.data(previews.texts))
+        atomic_write_bytes(out / "report.html", page.encode("utf-8", "backslashreplace"))
+    return summary, clusters
+
+
 def scan_path(
     path: str,
     out_dir: str | Path,
@@ -347,13 +375,8 @@ def scan_path(
     if scheduler is not None:
         raise ConfigError("a scheduler address is for engine='dask'")
     from dedupe.readers import open_source
-    from dedupe.report import ReportSampler, render_report
-    from dedupe.writers import (
-        CleanedWriter,
-        atomic_write_bytes,
-        write_cluster_tables,
-        write_summary,
-    )
+    from dedupe.report import ReportSampler
+    from dedupe.writers import CleanedWriter
 
     started = time.perf_counter()
     cfg = _config(config, options)
@@ -381,19 +404,8 @@ def scan_path(
                     analysis.stats.bytes_removed += removed_bytes(item.text, verdict)
                 if verdict.status == "kept":
                     writer.write(item, remove_spans(item.text, verdict.drop_spans))
-        clusters = write_cluster_tables(out / "clusters.jsonl", pass_one.tables, previews.texts)
-        analysis.stats.elapsed_seconds = round(time.perf_counter() - started, 3)
-        summary = summary_dict(
-            analysis.stats,
-            analysis.skipped,
-            analysis.notes,
-            cfg,
-            {"input": path, "format": source.format, "output": str(out)},
-        )
-        write_summary(out / "summary.json", summary)
-        if sampler is not None:
-            page = render_report(summary, sampler.data(previews.texts))
-            atomic_write_bytes(out / "report.html", page.encode("utf-8", "backslashreplace"))
+        extra = {"input": path, "format": source.format, "output": str(out)}
+        summary, clusters = write_results(out, pass_one, previews, sampler, cfg, extra, started)
     if on_note is not None:
         for origin, message in analysis.notes:
             on_note(f"{origin}: {message}")

@@ -41,6 +41,7 @@ from dedupe.core.features import (
     without_signatures,
 )
 from dedupe.core.lsh import I64, band_key, band_pairs
+from dedupe.core.verify import row_similarity
 from dedupe.datasets import DataFile, FileVerdicts, FileWritten, read_file, write_cleaned_file
 from dedupe.errors import ConfigError, InputError
 from dedupe.pipeline import PassOne, Progress, Scanner, _Units, default_jobs, duplicate_id_reason
@@ -201,8 +202,7 @@ def _pair_similarity(
     """Estimated Jaccard of rows ``local_a`` of this partition with rows ``at`` of the
     fetched ``others`` (concatenated)."""
     right = np.concatenate(others) if others else np.empty((0, signatures.shape[1]), np.uint32)
-    equal = signatures[local_a] == right[at]
-    return np.count_nonzero(equal, axis=1) / signatures.shape[1]
+    return row_similarity(signatures[local_a], right[at])
 
 
 def _pairs_similarity(
@@ -217,7 +217,7 @@ def _pairs_similarity(
         left[mine] = parts[number][local_a[mine]]
         mine = owner_b == number
         right[mine] = parts[number][local_b[mine]]
-    return np.count_nonzero(left == right, axis=1) / max(width, 1)
+    return row_similarity(left, right)
 
 
 def _write_file(

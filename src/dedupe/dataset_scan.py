@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import shutil
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
@@ -30,12 +30,11 @@ from dedupe.datasets import (
     FileVerdicts,
     FileWritten,
     list_data_files,
-    read_file,
+    read_files,
     write_cleaned_file,
 )
 from dedupe.errors import ConfigError
 from dedupe.pipeline import PassOne, Progress, analyse, default_jobs
-from dedupe.records import Record, Skipped
 from dedupe.result import Analysis
 
 Engine = Literal["local", "dask"]
@@ -73,19 +72,8 @@ class LocalEngine:
         self, files: Sequence[DataFile], config: ScanConfig, progress: Progress | None
     ) -> tuple[PassOne, list[int]]:
         counts: list[int] = []
-
-        def records() -> Iterator[Record | Skipped]:
-            position = 0
-            for file in files:
-                start = position
-                for item in read_file(
-                    file, start, text_field=self.text_field, id_field=self.id_field
-                ):
-                    position += 1
-                    yield item
-                counts.append(position - start)
-
-        return analyse(records(), config, progress, self.jobs), counts
+        records = read_files(files, counts, text_field=self.text_field, id_field=self.id_field)
+        return analyse(records, config, progress, self.jobs), counts
 
     def write(
         self, files: Sequence[DataFile], targets: Sequence[Path], verdicts: Sequence[FileVerdicts]
@@ -200,9 +188,8 @@ def scan_dataset(
     """Scan the dataset ``spec`` on ``engine`` and write ``clusters.jsonl``, ``cleaned/`` (one
     cleaned copy per input file, at its relative path), ``summary.json`` and ``report.html``.
     Returns the summary, the number of clusters and the reading notes."""
-    from dedupe.api import Previews, summary_dict
-    from dedupe.report import ReportSampler, render_report
-    from dedupe.writers import atomic_write_bytes, write_cluster_tables, write_summary
+    from dedupe.api import Previews, write_results
+    from dedupe.report import ReportSampler
 
     started = time.perf_counter()
     files = list_data_files(spec)
@@ -233,17 +220,6 @@ def scan_dataset(
                 sampler.put(key[1:], text)
             else:
                 previews.put(key, text)
-    clusters = write_cluster_tables(out / "clusters.jsonl", pass_one.tables, previews.texts)
-    analysis.stats.elapsed_seconds = round(time.perf_counter() - started, 3)
-    summary = summary_dict(
-        analysis.stats,
-        analysis.skipped,
-        analysis.notes,
-        config,
-        {"input": spec, "format": "dataset", "files": len(files), "output": str(out)},
-    )
-    write_summary(out / "summary.json", summary)
-    if sampler is not None:
-        page = render_report(summary, sampler.data(previews.texts))
-        atomic_write_bytes(out / "report.html", page.encode("utf-8", "backslashreplace"))
+    extra = {"input": spec, "format": "dataset", "files": len(files), "output": str(out)}
+    summary, clusters = write_results(out, pass_one, previews, sampler, config, extra, started)
     return summary, clusters, analysis.notes

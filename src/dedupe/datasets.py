@@ -19,14 +19,16 @@ import contextlib
 import glob
 import gzip
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
+from dedupe.core.clean import remove_spans, removed_bytes
 from dedupe.errors import ConfigError, InputError
+from dedupe.readers import NOTE_NUL
 from dedupe.records import Origin, Record, Skipped
 
 if TYPE_CHECKING:
@@ -170,12 +172,9 @@ def _remote_files(spec: str) -> list[DataFile]:
 # --- reading -------------------------------------------------------------------------------
 
 
-def open_binary(url: str) -> IO[bytes]:
-    """Open a local path or fsspec URL for reading bytes, decompressing gzip by its magic."""
-    if not is_url(url):
-        from dedupe.readers import _open_binary
-
-        return _open_binary(url)
+def open_url(url: str) -> IO[bytes]:
+    """Open an fsspec URL for reading bytes, decompressing gzip by its magic (local paths:
+    :func:`dedupe.readers._open_binary`, which hands URLs here)."""
     import fsspec
 
     stream: IO[bytes] = fsspec.open(url, "rb").open()
@@ -211,7 +210,7 @@ def _parquet_file(file: DataFile) -> Any:
     except ImportError:
         raise ConfigError("Parquet input needs pyarrow: pip install 'dedupe[dask]'") from None
     try:
-        return pq.ParquetFile(file.url if not is_url(file.url) else open_binary(file.url))
+        return pq.ParquetFile(open_url(file.url) if is_url(file.url) else file.url)
     except (OSError, ValueError) as error:
         raise InputError(file.display, None, f"cannot read as Parquet: {error}") from error
 
@@ -240,7 +239,7 @@ def _read_parquet(
             elif doc_id is None:
                 yield Skipped(position, origin, f"id column {id_field!r} is null or not a value")
             else:
-                notes = ("text contains NUL characters",) if "\x00" in text else ()
+                notes = (NOTE_NUL,) if "\x00" in text else ()
                 yield Record(position, doc_id, text, origin, notes=notes)
             position += 1
 
@@ -263,24 +262,30 @@ def dataset_source(spec: str, text_field: str = "text", id_field: str = "id") ->
     counts: list[int] = []
 
     def read(spans: bool = True) -> Iterator[Record | Skipped]:
-        done: list[int] = []
-        position = 0
-        for file in files:
-            start = position
-            for item in read_file(
-                file, start, text_field=text_field, id_field=id_field, spans=spans
-            ):
-                position += 1
-                yield item
-            done.append(position - start)
-        counts[:] = done
+        return read_files(files, counts, text_field=text_field, id_field=id_field, spans=spans)
 
     return Source("dataset", spec, True, read, files=files, counts=counts)
 
 
-def count_records(file: DataFile, text_field: str = "text", id_field: str = "id") -> int:
-    """How many positions the file's records take (skipped ones included)."""
-    return sum(1 for _ in read_file(file, text_field=text_field, id_field=id_field))
+def read_files(
+    files: Sequence[DataFile],
+    counts: list[int],
+    *,
+    text_field: str = "text",
+    id_field: str = "id",
+    spans: bool = False,
+) -> Iterator[Record | Skipped]:
+    """The records of ``files`` one file after another, numbered across them; when the last
+    is read, ``counts`` holds the positions each file took."""
+    done: list[int] = []
+    position = 0
+    for file in files:
+        start = position
+        for item in read_file(file, start, text_field=text_field, id_field=id_field, spans=spans):
+            position += 1
+            yield item
+        done.append(position - start)
+    counts[:] = done
 
 
 # --- writing -------------------------------------------------------------------------------
@@ -346,16 +351,9 @@ def _wanted(verdicts: FileVerdicts) -> dict[int, list[tuple[Any, int, int | None
     return wanted
 
 
-def _removed_bytes(text: str, status: int, spans: tuple[tuple[int, int], ...]) -> int:
-    if status == DUPLICATE:
-        return len(text.encode("utf-8", "surrogatepass"))
-    return sum(len(text[s:e].encode("utf-8", "surrogatepass")) for s, e in spans)
-
-
 def _write_jsonl(
     file: DataFile, target: Path, verdicts: FileVerdicts, text_field: str, id_field: str
 ) -> FileWritten:
-    from dedupe.core.clean import remove_spans
     from dedupe.writers import cleaned_jsonl_line
 
     done = FileWritten()
@@ -371,7 +369,7 @@ def _write_jsonl(
                 continue
             spans = verdicts.drops.get(item.position, ())
             _take_cuts(wanted, item.position, item.text, done.cuts)
-            done.bytes_removed += _removed_bytes(item.text, status, spans)
+            done.bytes_removed += removed_bytes(item.text, status == DUPLICATE, spans)
             if status == KEPT:
                 line = cleaned_jsonl_line(
                     item, remove_spans(item.text, spans), text_field, id_field
@@ -399,8 +397,6 @@ def _write_parquet(
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from dedupe.core.clean import remove_spans
-
     done = FileWritten()
     wanted = _wanted(verdicts)
     parquet = _parquet_file(file)
@@ -418,7 +414,7 @@ def _write_parquet(
                 at = position + offset
                 spans = verdicts.drops.get(at, ())
                 _take_cuts(wanted, at, text, done.cuts)
-                done.bytes_removed += _removed_bytes(text, int(status[offset]), spans)
+                done.bytes_removed += removed_bytes(text, status[offset] == DUPLICATE, spans)
                 if spans and status[offset] == KEPT:
                     texts[offset] = remove_spans(text, spans)
                     changed = True

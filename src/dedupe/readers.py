@@ -159,8 +159,8 @@ def open_source(
     """Open ``path`` (a JSONL file, a text file, a directory of text files, ``-``, or a dataset
     of JSONL(.gz) and Parquet files: see :func:`dedupe.datasets.dataset_source`).
 
-        Raises :class:`InputError` when the input cannot be read at all: a missing path, an
-        unreadable JSONL file, a directory without ``*.txt``/``*.md`` files.
+    Raises :class:`InputError` when the input cannot be read at all: a missing path, an
+    unreadable JSONL file, a directory without ``*.txt``/``*.md`` files.
     """
     from dedupe.datasets import dataset_source, is_dataset
 
@@ -248,10 +248,10 @@ def _open_binary(path: str) -> BinaryIO:
     The content decides, not the suffix: a spooled stdin has no suffix, and a ``.gz`` file that
     was never compressed still reads.
     """
-    from dedupe.datasets import is_url, open_binary
+    from dedupe.datasets import is_url, open_url
 
     if is_url(path):
-        return cast(BinaryIO, open_binary(path))
+        return cast(BinaryIO, open_url(path))
     with open(path, "rb") as probe:
         magic = probe.read(len(_GZIP_MAGIC))
     if magic == _GZIP_MAGIC:

@@ -170,7 +170,7 @@ def pairs_sharing_keys(keys: U64, mask: npt.NDArray[np.bool_] | None = None) -> 
 class SignatureSet(Protocol):
     """Rows of MinHash signatures wherever they are held: in this process
     (:class:`LocalSignatures`) or in the partitions of a cluster
-    (:class:`dedupe.engines.dask.PartitionedSignatures`). The graph stages ask only these two
+    (:class:`dedupe.dask_engine.PartitionedSignatures`). The graph stages ask only these two
     questions of them, so they run unchanged on either."""
 
     def band_pairs(self, band: int, rows: int, labels: I64, selected: I64 | None) -> I64:
@@ -208,9 +208,9 @@ def components_by_bands(
     mask: npt.NDArray[np.bool_] | None = None,
 ) -> I64:
     """Component labels (each row's smallest connected row) of the graph made of the components
-    in ``labels`` plus every LSH candidate pair of ``signatures`` (an array or any
-    :class:`SignatureSet`) (as :func:`pairs_sharing_keys`
-    finds them in :func:`band_keys`) for which ``accept`` returns True.
+    in ``labels`` plus every LSH candidate pair of ``signatures``, an array or any
+    :class:`SignatureSet` (as :func:`pairs_sharing_keys` finds them in :func:`band_keys`), for
+    which ``accept`` returns True.
 
     Bands are taken one at a time, and a candidate whose rows are connected already is dropped
     before ``accept`` sees it, since it could not change a component: the result is that of

@@ -19,14 +19,19 @@ _CHUNK_PAIRS = 65_536
 def estimated_jaccard(signatures: U32, pairs: npt.NDArray[np.int64]) -> F64:
     """Estimated Jaccard similarity of each pair of rows of ``signatures``."""
     out = np.empty(len(pairs), dtype=np.float64)
-    width = signatures.shape[1]
     for begin in range(0, len(pairs), _CHUNK_PAIRS):
         chunk = pairs[begin : begin + _CHUNK_PAIRS]
-        equal = signatures[chunk[:, 0]] == signatures[chunk[:, 1]]
-        # The count over the width: the same float as equal.mean(axis=1), without its float64
-        # conversion of every element.
-        out[begin : begin + len(chunk)] = np.count_nonzero(equal, axis=1) / width
+        out[begin : begin + len(chunk)] = row_similarity(
+            signatures[chunk[:, 0]], signatures[chunk[:, 1]]
+        )
     return out
+
+
+def row_similarity(left: U32, right: U32) -> F64:
+    """Estimated Jaccard similarity of each row of ``left`` with the same row of ``right``."""
+    # The count over the width: the same float as equal.mean(axis=1), without its float64
+    # conversion of every element.
+    return np.count_nonzero(left == right, axis=1) / left.shape[1]
 
 
 def estimated_containment(jaccard: F64, size_a: npt.ArrayLike, size_b: npt.ArrayLike) -> F64:
