@@ -126,22 +126,30 @@ class RedisTransaction:
         self._parameters = dict(parameters)
         self._queue("set", f"{self._p}:params", json.dumps(parameters, sort_keys=True))
 
+    def _link(self, seq: int, keeper: int | None) -> None:
+        """Put ``seq`` in the originals (no keeper) or in its keeper's set of kept copies."""
+        if keeper is None:
+            self._queue("sadd", f"{self._p}:originals", seq)
+            self._originals += 1
+        else:
+            self._queue("sadd", f"{self._p}:kept:{keeper}", seq)
+            self._kept_add.setdefault(keeper, set()).add(seq)
+
+    def _unlink(self, seq: int, keeper: int | None) -> None:
+        """Take ``seq`` out of the set :meth:`_link` put it in."""
+        if keeper is None:
+            self._queue("srem", f"{self._p}:originals", seq)
+            self._originals -= 1
+        else:
+            self._queue("srem", f"{self._p}:kept:{keeper}", seq)
+            self._kept_add.get(keeper, set()).discard(seq)
+
     def _set_keeper(self, document: StoredDocument, keeper: int | None) -> None:
         p, seq, old = self._p, document.seq, document.keeper
         if keeper == old:
             return
-        if old is None:
-            self._queue("srem", f"{p}:originals", seq)
-            self._originals -= 1
-        else:
-            self._queue("srem", f"{p}:kept:{old}", seq)
-            self._kept_add.get(old, set()).discard(seq)
-        if keeper is None:
-            self._queue("sadd", f"{p}:originals", seq)
-            self._originals += 1
-        else:
-            self._queue("sadd", f"{p}:kept:{keeper}", seq)
-            self._kept_add.setdefault(keeper, set()).add(seq)
+        self._unlink(seq, old)
+        self._link(seq, keeper)
         self._queue("hset", f"{p}:doc:{seq}", "keeper", "" if keeper is None else keeper)
         self._docs[seq] = StoredDocument(
             seq, document.id, keeper, document.size, document.signature
@@ -158,12 +166,7 @@ class RedisTransaction:
         for key in set(keys):
             self._queue("sadd", f"{p}:band:{key}", seq)
             self._band_add.setdefault(key, set()).add(seq)
-        if keeper is None:
-            self._queue("sadd", f"{p}:originals", seq)
-            self._originals += 1
-        else:
-            self._queue("sadd", f"{p}:kept:{keeper}", seq)
-            self._kept_add.setdefault(keeper, set()).add(seq)
+        self._link(seq, keeper)
         self._docs[seq] = StoredDocument(seq, doc_id, keeper, size, signature)
         self._ids[doc_id] = seq
         self._records += 1
@@ -178,11 +181,7 @@ class RedisTransaction:
         for key in set(keys):
             self._queue("srem", f"{p}:band:{key}", seq)
             self._band_add.get(key, set()).discard(seq)
-        if document.keeper is None:
-            self._queue("srem", f"{p}:originals", seq)
-            self._originals -= 1
-        else:
-            self._queue("srem", f"{p}:kept:{document.keeper}", seq)
+        self._unlink(seq, document.keeper)
         self._queue("delete", f"{p}:doc:{seq}")
         self._queue("hdel", f"{p}:ids", document.id)
         self._deleted.add(seq)
