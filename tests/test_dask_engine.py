@@ -192,3 +192,19 @@ def test_workers_with_another_dedupe_are_refused_before_any_work(tmp_path, clust
     with pytest.raises(ConfigError, match=r"has dedupe 0\.1\.0, this process 0\.0\.0-driver"):
         scan_path(str(tmp_path / "in"), tmp_path / "o", engine="dask", scheduler=cluster)
     assert not (tmp_path / "o" / "cleaned").exists()
+
+
+def test_an_id_repeated_inside_a_later_file_names_the_first_file(tmp_path, cluster):
+    """The second file's own duplicate-id skip is renamed after the first file's record, as
+    one reader going through both files would have named it."""
+    (tmp_path / "in").mkdir()
+    words = "the quick brown fox jumps over the lazy dog again and again"
+    rows = [{"id": "x", "text": f"{words} one"}]
+    (tmp_path / "in" / "a.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    rows = [{"id": "x", "text": f"{words} two"}, {"id": "x", "text": f"{words} three"}]
+    (tmp_path / "in" / "b.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    local, dask = _both(tmp_path, cluster)
+    assert local == dask
+    reasons = [s["reason"] for s in json.loads(local["summary.json"])["skipped"]]
+    first = str(tmp_path / "in" / "a.jsonl") + ":1"
+    assert reasons == [f"duplicate id 'x' (first at {first})"] * 2

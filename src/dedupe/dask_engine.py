@@ -488,18 +488,19 @@ class DaskEngine:
         counts = []
         for number, (file, meta) in enumerate(zip(files, metas, strict=True)):
             keep = np.ones(len(meta.ids), dtype=bool)
+            # The partition's own first of each id: what its duplicate-id skips name.
+            local_first: dict[str, Origin] = {}
             for row, doc_id in enumerate(meta.ids):
                 origin = Origin(file.display, meta.lines[row])
+                local_first[doc_id] = origin
                 first = first_seen.setdefault(doc_id, origin)
                 if first is not origin:
                     keep[row] = False
                     reason = duplicate_id_reason(doc_id, first)
                     skipped.append(Skipped(meta.positions[row] + offset, origin, reason, doc_id))
             for skip in meta.skipped:
-                if (
-                    skip.id is not None
-                    and skip.id in first_seen
-                    and skip.reason.startswith("duplicate id ")
+                if skip.id in local_first and skip.reason == duplicate_id_reason(
+                    skip.id, local_first[skip.id]
                 ):
                     skip = replace(skip, reason=duplicate_id_reason(skip.id, first_seen[skip.id]))
                 skipped.append(replace(skip, position=skip.position + offset))
