@@ -111,6 +111,17 @@ def _explain_bands(cfg: ScanConfig) -> None:
     out.print("  every candidate is verified on its full signature before it joins a cluster")
 
 
+# Options that several commands share.
+FormatOption = Annotated[
+    InputFormat | None,
+    typer.Option("--format", help="Input format; detected from the name when left out."),
+]
+TextField = Annotated[str, typer.Option(help="JSONL field that holds the text.")]
+IdField = Annotated[
+    str, typer.Option(help="JSONL field that holds the id; the line number when absent.")
+]
+
+
 @app.command(no_args_is_help=True)
 def scan(
     corpus: Annotated[
@@ -130,14 +141,9 @@ def scan(
             help="Directory for clusters.jsonl, the cleaned copy and summary.json (created).",
         ),
     ],
-    fmt: Annotated[
-        InputFormat | None,
-        typer.Option("--format", help="Input format; detected from the name when left out."),
-    ] = None,
-    text_field: Annotated[str, typer.Option(help="JSONL field that holds the text.")] = "text",
-    id_field: Annotated[
-        str, typer.Option(help="JSONL field that holds the id; the line number when absent.")
-    ] = "id",
+    fmt: FormatOption = None,
+    text_field: TextField = "text",
+    id_field: IdField = "id",
     threshold: Annotated[
         float,
         typer.Option(
@@ -365,7 +371,8 @@ def tune(
         str,
         typer.Argument(
             help="The corpus, as for scan: a JSONL file (.jsonl, .jsonl.gz), a directory of "
-            ".txt/.md files, one text file, or '-' for JSONL on standard input.",
+            ".txt/.md files, one text file, '-' for JSONL on standard input, or a dataset (a "
+            "directory, glob or URL of JSONL(.gz) and Parquet files).",
             show_default=False,
         ),
     ],
@@ -423,14 +430,9 @@ def tune(
         ),
     ] = DEFAULT_MIN_PRECISION,
     seed: Annotated[int, typer.Option(help="Seed of the MinHash permutations.")] = DEFAULTS.seed,
-    fmt: Annotated[
-        InputFormat | None,
-        typer.Option("--format", help="Input format; detected from the name when left out."),
-    ] = None,
-    text_field: Annotated[str, typer.Option(help="JSONL field that holds the text.")] = "text",
-    id_field: Annotated[
-        str, typer.Option(help="JSONL field that holds the id; the line number when absent.")
-    ] = "id",
+    fmt: FormatOption = None,
+    text_field: TextField = "text",
+    id_field: IdField = "id",
     jobs: Annotated[
         int | None,
         typer.Option(
@@ -753,8 +755,8 @@ IndexPath = Annotated[
 Corpus = Annotated[
     str,
     typer.Argument(
-        help="A JSONL file, a directory of .txt/.md files, one text file, or '-' for JSONL on "
-        "standard input.",
+        help="A JSONL file, a directory of .txt/.md files, one text file, '-' for JSONL on "
+        "standard input, or a dataset (a directory, glob or URL of JSONL(.gz) and Parquet files).",
         show_default=False,
     ),
 ]
@@ -764,8 +766,8 @@ Corpus = Annotated[
 def index_add(
     index: IndexPath,
     corpus: Corpus,
-    text_field: Annotated[str, typer.Option(help="JSONL field that holds the text.")] = "text",
-    id_field: Annotated[str, typer.Option(help="JSONL field that holds the id.")] = "id",
+    text_field: TextField = "text",
+    id_field: IdField = "id",
     threshold: Annotated[
         float | None,
         typer.Option(min=0.01, max=1.0, help="Jaccard threshold of a new index [default: 0.55]."),
@@ -803,8 +805,8 @@ def index_add(
 def index_check(
     index: IndexPath,
     corpus: Corpus,
-    text_field: Annotated[str, typer.Option(help="JSONL field that holds the text.")] = "text",
-    id_field: Annotated[str, typer.Option(help="JSONL field that holds the id.")] = "id",
+    text_field: TextField = "text",
+    id_field: IdField = "id",
 ) -> None:
     """Print a JSON line per record: is it a copy of an indexed one? Changes nothing.
 
@@ -888,8 +890,8 @@ def explain(
         str | None,
         typer.Option(help="Show the repeated paragraphs of this record of the corpus FIRST."),
     ] = None,
-    text_field: Annotated[str, typer.Option(help="JSONL field that holds the text.")] = "text",
-    id_field: Annotated[str, typer.Option(help="JSONL field that holds the id.")] = "id",
+    text_field: TextField = "text",
+    id_field: IdField = "id",
     threshold: Annotated[
         float, typer.Option(min=0.01, max=1.0, help="As for scan.")
     ] = DEFAULTS.threshold,
