@@ -7,7 +7,14 @@ stops itself. Each run is a fresh subprocess timed with ``speed.measure`` (wall,
 of the largest process: the driver or one worker). The outputs are compared file by file: the
 engines must write the same bytes.
 
+With ``--driver-rows N`` a third run passes ``--driver-rows N`` to the Dask engine, so that
+levels above N rows are linked on the workers (star contraction) instead of on the driver; its
+output must be the same too, but for summary.json's candidate and verified pair counts, which
+count per band there.
+
     python benchmarks/dask_speed.py --scale 10 --shards 16 --out benchmarks/results/dask_speed.json
+    python benchmarks/dask_speed.py --scale 10 --driver-rows 0 \
+        --out benchmarks/results/dask_speed_workers_link.json
 """
 
 from __future__ import annotations
@@ -47,14 +54,17 @@ def shards(scale: int, count: int) -> Path:
     return folder
 
 
-def outputs(folder: Path) -> dict[str, bytes]:
+PER_BAND_COUNTS = ("candidate_pairs", "verified_pairs")
+
+
+def outputs(folder: Path, without: tuple[str, ...] = ()) -> dict[str, bytes]:
     found = {}
     for path in sorted(folder.rglob("*")):
         if path.is_file():
             data = path.read_bytes()
             if path.name == "summary.json":
                 summary = json.loads(data)
-                for key in ("elapsed_seconds", "output"):
+                for key in ("elapsed_seconds", "output", *without):
                     summary.pop(key)
                 data = json.dumps(summary).encode()
             found[path.relative_to(folder).as_posix()] = data
@@ -67,6 +77,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--shards", type=int, default=16)
     parser.add_argument("--jobs", type=int, default=len(os.sched_getaffinity(0)))
     parser.add_argument("--timeout", type=float, default=1800)
+    parser.add_argument(
+        "--driver-rows", type=int, help="also run dask with the pairs linked on the workers"
+    )
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     options = parser.parse_args(argv)
     data = shards(options.scale, options.shards)
@@ -75,8 +88,11 @@ def main(argv: list[str] | None = None) -> int:
     work.mkdir(parents=True)
     env = {**os.environ, "PYTHONHASHSEED": "0"}
     rows: list[dict[str, Any]] = []
-    for engine in ("local", "dask"):
-        out = work / engine
+    runs = [("local", "local", []), ("dask", "dask", [])]
+    if options.driver_rows is not None:
+        runs.append(("dask-workers-link", "dask", ["--driver-rows", str(options.driver_rows)]))
+    for name, engine, extra in runs:
+        out = work / name
         command = [
             *_dedupe_command(),
             "scan",
@@ -88,12 +104,13 @@ def main(argv: list[str] | None = None) -> int:
             "--jobs",
             str(options.jobs),
             "--quiet",
+            *extra,
         ]
-        measured = measure(command, options.timeout, work / f"{engine}.log", env)
+        measured = measure(command, options.timeout, work / f"{name}.log", env)
         summary = json.loads((out / "summary.json").read_text()) if out.exists() else {}
         rows.append(
             {
-                "engine": engine,
+                "engine": name,
                 "seconds": measured.seconds,
                 "cpu_seconds": measured.cpu_seconds,
                 "peak_rss_mb": measured.peak_rss_mb,
@@ -107,6 +124,14 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(rows[-1]), flush=True)
     local, dask = outputs(work / "local"), outputs(work / "dask")
     different = sorted(k for k in local.keys() | dask.keys() if local.get(k) != dask.get(k))
+    if options.driver_rows is not None:
+        here = outputs(work / "local", PER_BAND_COUNTS)
+        there = outputs(work / "dask-workers-link", PER_BAND_COUNTS)
+        different += sorted(
+            f"dask-workers-link/{k}"
+            for k in here.keys() | there.keys()
+            if here.get(k) != there.get(k)
+        )
     result = {
         "scale": options.scale,
         "shards": options.shards,
@@ -114,6 +139,11 @@ def main(argv: list[str] | None = None) -> int:
         "dataset_mb": round(sum(p.stat().st_size for p in data.iterdir()) / 1e6, 1),
         "rows": rows,
         "dask_to_local": round(rows[1]["seconds"] / rows[0]["seconds"], 2),
+        **(
+            {"workers_link_to_local": round(rows[2]["seconds"] / rows[0]["seconds"], 2)}
+            if len(rows) > 2
+            else {}
+        ),
         "identical_output": not different,
         "files_compared": len(local),
         "different_files": different,

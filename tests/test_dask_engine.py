@@ -12,8 +12,6 @@ from collections.abc import Iterator
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
 from dedupe import ConfigError, InputError, scan_path
 from dedupe.core.lsh import LocalSignatures
@@ -136,21 +134,24 @@ def test_an_unreachable_scheduler_is_a_clear_error(tmp_path):
     assert "cannot reach the Dask scheduler at tcp://127.0.0.1:9" in result.stderr
 
 
-@settings(
-    max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
-)
-@given(
-    rows=st.integers(0, 60),
-    cuts=st.lists(st.integers(0, 60), max_size=4),
-    buckets=st.integers(1, 5),
-    seed=st.integers(0, 2**32 - 1),
-)
-def test_partitioned_signatures_answer_as_the_in_memory_ones(client, rows, cuts, buckets, seed):
+def _layout(seed: int, most_rows: int) -> tuple[np.random.Generator, int, list[int], int]:
+    """A random generator, a row count, partition cuts and a bucket count for one case.
+
+    Seeded cases, not hypothesis: hypothesis fails a draw when the global ``random`` state
+    moves meanwhile, and the Dask client's threads move it."""
+    rng = np.random.default_rng(seed)
+    rows = int(rng.integers(0, most_rows + 1)) if seed % 4 else 0
+    cuts = rng.integers(0, most_rows + 1, size=int(rng.integers(0, 5))).tolist()
+    return rng, rows, cuts, int(rng.integers(1, 6))
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_partitioned_signatures_answer_as_the_in_memory_ones(client, seed):
     """Candidate pairs and similarities do not depend on how rows are split into partitions
     or band keys into buckets."""
-    from dedupe import dask_engine
+    from dedupe import dask_linking
 
-    rng = np.random.default_rng(seed)
+    rng, rows, cuts, buckets = _layout(seed, 60)
     # Few distinct values, so that band keys collide and pairs exist.
     signatures = rng.integers(0, 3, size=(rows, 8), dtype=np.uint32)
     bounds = sorted({0, rows, *[min(c, rows) for c in cuts]})
@@ -161,11 +162,11 @@ def test_partitioned_signatures_answer_as_the_in_memory_ones(client, rows, cuts,
     selected = np.flatnonzero(rng.random(rows) < 0.7)
     pairs = rng.integers(0, max(rows, 1), size=(25 if rows else 0, 2)).astype(np.int64)
     # Both layouts of the shuffle and of verification: small data read whole, large in shares.
-    for whole_bytes in (0, dask_engine.WHOLE_SPLITS_BYTES):
+    for whole_bytes in (0, dask_linking.WHOLE_SPLITS_BYTES):
         with pytest.MonkeyPatch.context() as patch:
-            patch.setattr(dask_engine, "WHOLE_SPLITS_BYTES", whole_bytes)
-            patch.setattr(dask_engine, "_PAIRS_PER_TASK", 4)
-            remote = dask_engine.PartitionedSignatures(client, parts, counts, buckets, 8)
+            patch.setattr(dask_linking, "WHOLE_SPLITS_BYTES", whole_bytes)
+            patch.setattr(dask_linking, "_PAIRS_PER_TASK", 4)
+            remote = dask_linking.PartitionedSignatures(client, parts, counts, buckets, 8)
             for chosen in (None, selected):
                 for band in range(4):
                     expected = {tuple(p) for p in here.band_pairs(band, 2, labels, chosen).tolist()}
@@ -176,9 +177,9 @@ def test_partitioned_signatures_answer_as_the_in_memory_ones(client, rows, cuts,
 
 def test_the_large_data_layout_gives_the_same_output(tmp_path, cluster, monkeypatch):
     """Shares per bucket and two-stage verification, as on data too large to read whole."""
-    from dedupe import dask_engine
+    from dedupe import dask_linking
 
-    monkeypatch.setattr(dask_engine, "WHOLE_SPLITS_BYTES", 0)
+    monkeypatch.setattr(dask_linking, "WHOLE_SPLITS_BYTES", 0)
     write_dataset(tmp_path / "in", seed=61)
     local, dask = _both(tmp_path, cluster, boilerplate_min_docs=4)
     assert local == dask
@@ -208,3 +209,53 @@ def test_an_id_repeated_inside_a_later_file_names_the_first_file(tmp_path, clust
     reasons = [s["reason"] for s in json.loads(local["summary.json"])["skipped"]]
     first = str(tmp_path / "in" / "a.jsonl") + ":1"
     assert reasons == [f"duplicate id 'x' (first at {first})"] * 2
+
+
+@pytest.mark.parametrize("seed", range(16))
+def test_components_on_the_cluster_equal_the_drivers(client, seed):
+    """Linking with the pairs kept on the workers (star contraction) gives the labels the
+    driver's band-by-band merge gives, for any partitioning, buckets and starting components."""
+    from dedupe.config import ScanConfig
+    from dedupe.core.cluster import connected_components
+    from dedupe.dask_linking import PartitionedSignatures
+    from dedupe.pipeline import Acceptance, Scanner
+
+    rng, rows, cuts, buckets = _layout(seed, 50)
+    level = "paragraph" if seed % 2 else "document"
+    signatures = rng.integers(0, 3, size=(rows, 8), dtype=np.uint32)
+    # Sizes (documents) or document numbers (paragraphs: same-document pairs never link).
+    attrs = np.sort(rng.integers(1, 12, size=rows)).astype(np.int64)
+    bounds = sorted({0, rows, *[min(c, rows) for c in cuts]})
+    counts = np.diff(bounds).tolist()
+    parts = [client.scatter(signatures[a:b], hash=False) for a, b in itertools.pairwise(bounds)]
+    attr_parts = [client.scatter(attrs[a:b], hash=False) for a, b in itertools.pairwise(bounds)]
+    config = ScanConfig(threshold=0.5, paragraph_threshold=0.5)
+    acceptance = Acceptance(config, level)
+    start = connected_components(rows, rng.integers(0, max(rows, 1), size=(rows // 5, 2)))
+    mask = rng.random(rows) < 0.8
+    driver = Scanner(config)
+    expected, _, _ = driver.link(
+        LocalSignatures(signatures), (4, 2), start, acceptance, attrs, mask
+    )
+    remote = PartitionedSignatures(client, parts, counts, buckets, 8, attr_parts)
+    found, considered, accepted = remote.components((4, 2), start, acceptance, np.flatnonzero(mask))
+    assert found.tolist() == expected.tolist()
+    assert considered >= accepted >= 0
+
+
+def test_components_on_the_workers_give_the_same_output(tmp_path, cluster, monkeypatch):
+    """Above the driver's limit the pairs never reach it; clusters, cleaned copies and the
+    report are the same. Only summary.json's pair counts differ: they count per band there."""
+    from dedupe import dask_engine
+
+    monkeypatch.setattr(dask_engine, "DRIVER_COMPONENT_ROWS", 0)
+    write_dataset(tmp_path / "in", seed=81)
+    local, dask = _both(tmp_path, cluster, boilerplate_min_docs=4)
+    assert local.keys() == dask.keys()
+    for name in local.keys() - {"summary.json"}:
+        assert local[name] == dask[name], name
+    here, there = json.loads(local["summary.json"]), json.loads(dask["summary.json"])
+    for summary in (here, there):
+        summary.pop("candidate_pairs"), summary.pop("verified_pairs")
+    assert here == there
+    assert here["documents_removed"] > 10 and here["paragraphs_removed"] > 0

@@ -229,6 +229,7 @@ def _scan_dataset_path(
     progress: Progress | None,
     on_note: Callable[[str], None] | None,
     report: bool,
+    driver_rows: int | None,
 ) -> FileScan:
     from dedupe.dataset_scan import ENGINES, scan_dataset
 
@@ -250,6 +251,7 @@ def _scan_dataset_path(
         id_field=id_field,
         progress=progress,
         report=report,
+        driver_rows=driver_rows,
     )
     if on_note is not None:
         for origin, message in notes:
@@ -341,6 +343,7 @@ def scan_path(
     report: bool = True,
     engine: str = "local",
     scheduler: str | None = None,
+    driver_rows: int | None = None,
     **options: Any,
 ) -> FileScan:
     """Scan a file, a directory of text files, ``-`` (JSONL on standard input) or a dataset
@@ -353,7 +356,8 @@ def scan_path(
     ``jobs`` worker processes sign (default: all cores); the output does not depend on it.
     ``engine="dask"`` runs a dataset scan on a Dask cluster (at ``scheduler``, or a local one
     of ``jobs`` workers) with byte-identical output; call it under ``if __name__ ==
-    "__main__":`` in a script, as any code that starts worker processes.
+    "__main__":`` in a script, as any code that starts worker processes. Above
+    ``driver_rows`` documents (or paragraphs) the Dask engine links them on the workers.
     """
     from dedupe.datasets import is_dataset
 
@@ -371,9 +375,12 @@ def scan_path(
             progress,
             on_note,
             report,
+            driver_rows,
         )
     if scheduler is not None:
         raise ConfigError("a scheduler address is for engine='dask'")
+    if driver_rows is not None:
+        raise ConfigError("driver_rows is for engine='dask'")
     from dedupe.readers import open_source
     from dedupe.report import ReportSampler
     from dedupe.writers import CleanedWriter

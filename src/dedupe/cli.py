@@ -248,6 +248,17 @@ def scan(
             show_default=False,
         ),
     ] = None,
+    driver_rows: Annotated[
+        int | None,
+        typer.Option(
+            min=0,
+            help="With --engine dask: link documents (and paragraphs) on this machine, one "
+            "label each in its memory, up to this many; above it the candidate pairs stay on "
+            "the workers and components are found there (slower; same output). Default "
+            "50,000,000.",
+            show_default=False,
+        ),
+    ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors.")] = False,
 ) -> None:
     """Find duplicate documents and repeated paragraphs; write clusters and a cleaned copy.
@@ -327,6 +338,7 @@ def scan(
                 report=report,
                 engine=engine.value,
                 scheduler=scheduler,
+                driver_rows=driver_rows,
             )
     except InputError as error:
         err.print(f"dedupe: error: {error}")

@@ -11,8 +11,11 @@ What runs where:
   (:func:`~dedupe.core.lsh.band_pairs`, the same function as the local engine).
 - **Workers, verification**: the signature rows a pair needs from another file are fetched from
   that file's partition and joined with the pair where its first row lives.
-- **Driver**: connected components of the verified pairs (one int64 label per document and per
-  paragraph), keepers by input order, verdicts; see :data:`DRIVER_LIMIT_ROWS`.
+- **Driver or workers, components**: up to :data:`DRIVER_COMPONENT_ROWS` rows in a level, the
+  driver merges each band's verified pairs into one int64 label per row as it goes; above it,
+  the pairs stay on the workers and are contracted into components there
+  (:mod:`dedupe.dask_linking`).
+- **Driver**: keepers by input order, verdicts, cluster tables; see :data:`DRIVER_LIMIT_ROWS`.
 - **Workers, one task per input file**: re-read the file and write its cleaned copy; only the
   verdicts travel, never the text.
 
@@ -23,7 +26,6 @@ component merge of :func:`~dedupe.core.lsh.components_by_bands` driven from here
 
 from __future__ import annotations
 
-import itertools
 import logging
 import operator
 from collections.abc import Sequence
@@ -40,26 +42,29 @@ from dedupe.core.features import (
     select_documents,
     without_signatures,
 )
-from dedupe.core.lsh import I64, band_key, band_pairs
-from dedupe.core.verify import row_similarity
+from dedupe.core.lsh import SignatureSet
+from dedupe.dask_linking import PartitionedSignatures
 from dedupe.datasets import DataFile, FileVerdicts, FileWritten, read_file, write_cleaned_file
 from dedupe.errors import ConfigError, InputError
-from dedupe.pipeline import PassOne, Progress, Scanner, _Units, default_jobs, duplicate_id_reason
+from dedupe.pipeline import (
+    Acceptance,
+    PassOne,
+    Progress,
+    Scanner,
+    _Units,
+    default_jobs,
+    duplicate_id_reason,
+)
 from dedupe.records import Origin, Skipped
 
-#: The driver holds one label per document and per eligible paragraph (8 bytes each) while
-#: linking: 100 million rows are 800 MB. Above this many rows the scan stops with a message
-#: rather than run the driver out of memory.
+#: The driver holds a few numbers per document and per paragraph (ids, positions, lengths,
+#: exact keys, paragraph spans, and a component label each: 8 bytes a row in the components
+#: alone). Above this many rows the scan stops with a message rather than run it out of memory.
 DRIVER_LIMIT_ROWS = 400_000_000
-
-#: Bands whose shuffle is submitted ahead of the one being verified.
-BANDS_AHEAD = 2
-#: Below this many bytes of band keys times buckets, every bucket task reads every partition's
-#: split whole (data moved: keys x buckets) instead of one share task per split and bucket
-#: (tasks: splits x buckets). 64 MB: the x10 news paragraphs, 4 buckets, stay under it.
-WHOLE_SPLITS_BYTES = 64 << 20
-_SPLIT_BYTES_PER_ROW = 24  # key, row, label
-_PAIRS_PER_TASK = 20_000
+#: Up to this many rows in a level (documents, or eligible paragraphs) the driver links band by
+#: band (a label per row and one band's pairs in its memory, the quicker way); above it the
+#: candidate and verified pairs stay on the workers and components are contracted there.
+DRIVER_COMPONENT_ROWS = 50_000_000
 
 log = logging.getLogger(__name__)
 
@@ -138,6 +143,16 @@ def _meta(signed: _Signed) -> _Signed:
     return replace(signed, features=without_signatures(signed.features))
 
 
+def _document_sizes(signed: _Signed) -> np.ndarray:
+    return signed.features.doc_sizes
+
+
+def _unit_documents(signed: _Signed, first_document: int) -> np.ndarray:
+    """The document of each eligible paragraph, numbered across partitions."""
+    features = signed.features
+    return features.unit_doc[features.eligible] + first_document
+
+
 def _drop_documents(signed: _Signed, keep: np.ndarray) -> _Signed:
     rows = np.flatnonzero(keep).tolist()
     return replace(
@@ -158,220 +173,10 @@ def _unit_signatures(signed: _Signed) -> np.ndarray:
     return signed.features.eligible_signatures
 
 
-def _band_split(
-    signatures: np.ndarray,
-    band: int,
-    rows: int,
-    first_row: int,
-    selected: I64 | None,
-    labels: I64,
-    buckets: int,
-) -> list[tuple[np.ndarray, I64, I64]]:
-    """One partition's band keys, split by key into ``buckets``: (keys, global rows, labels)."""
-    keys = band_key(signatures.T, band, rows)
-    local = np.arange(len(keys), dtype=np.int64) if selected is None else selected
-    keys = keys[local]
-    bucket = (keys % np.uint64(buckets)).astype(np.int64)
-    out = []
-    for number in range(buckets):
-        mine = bucket == number
-        out.append((keys[mine], local[mine] + first_row, labels[mine]))
-    return out
-
-
-def _bucket_pairs(*parts: Any, bucket: int | None = None) -> I64:
-    """Candidate pairs of one bucket of one band, from every partition's share of it (in
-    partition order, so rows ascend as they do in the local engine). With ``bucket``, the
-    parts are whole splits and this bucket's share is taken from each."""
-    if bucket is not None:
-        parts = tuple(split[bucket] for split in parts)
-    keys = np.concatenate([p[0] for p in parts])
-    rows = np.concatenate([p[1] for p in parts])
-    labels = np.concatenate([p[2] for p in parts])
-    local = band_pairs(keys, np.arange(len(keys), dtype=np.int64), labels)
-    return rows[local]
-
-
-def _take_rows(signatures: np.ndarray, rows: I64) -> np.ndarray:
-    return signatures[rows]
-
-
-def _pair_similarity(
-    signatures: np.ndarray, local_a: I64, others: list[np.ndarray], at: I64
-) -> np.ndarray:
-    """Estimated Jaccard of rows ``local_a`` of this partition with rows ``at`` of the
-    fetched ``others`` (concatenated)."""
-    right = np.concatenate(others) if others else np.empty((0, signatures.shape[1]), np.uint32)
-    return row_similarity(signatures[local_a], right[at])
-
-
-def _pairs_similarity(
-    parts: list[np.ndarray], owner_a: I64, local_a: I64, owner_b: I64, local_b: I64
-) -> np.ndarray:
-    """Estimated Jaccard of rows given as (partition, row) pairs of ``parts``."""
-    width = parts[0].shape[1] if parts else 0
-    left = np.empty((len(local_a), width), dtype=np.uint32)
-    right = np.empty((len(local_b), width), dtype=np.uint32)
-    for number in np.union1d(owner_a, owner_b).tolist():
-        mine = owner_a == number
-        left[mine] = parts[number][local_a[mine]]
-        mine = owner_b == number
-        right[mine] = parts[number][local_b[mine]]
-    return row_similarity(left, right)
-
-
 def _write_file(
     file: DataFile, target: str, verdicts: FileVerdicts, text_field: str, id_field: str
 ) -> FileWritten:
     return write_cleaned_file(file, target, verdicts, text_field=text_field, id_field=id_field)
-
-
-# --- signatures held in the partitions -------------------------------------------------------
-
-
-class PartitionedSignatures:
-    """A :class:`~dedupe.core.lsh.SignatureSet` whose rows live in the partitions of a Dask
-    cluster: partition ``p`` holds rows ``starts[p]`` to ``starts[p + 1] - 1``."""
-
-    def __init__(
-        self, client: Any, parts: list[Any], counts: Sequence[int], buckets: int, width: int
-    ):
-        self.client = client
-        self.parts = parts
-        self.starts = np.cumsum([0, *counts]).astype(np.int64)
-        self.buckets = max(1, buckets)
-        self.width = width
-        # Bands submitted ahead of their turn, for one (rows, selected) sweep.
-        self._ahead: dict[int, list[Any]] = {}
-        self._sweep: tuple[int, int] | None = None
-        self.small = len(self) * width * 4 <= WHOLE_SPLITS_BYTES
-        if self.small and parts:
-            # Every worker gets every partition once, instead of each verification fetching
-            # the ones it lacks again.
-            client.replicate(parts)
-
-    def __len__(self) -> int:
-        return int(self.starts[-1])
-
-    def _owner(self, rows: I64) -> I64:
-        return np.searchsorted(self.starts, rows, side="right") - 1
-
-    def band_pairs(self, band: int, rows: int, labels: I64, selected: I64 | None) -> I64:
-        """As :meth:`LocalSignatures.band_pairs`. Each call also submits the next
-        :data:`BANDS_AHEAD` bands, so that their shuffles run while the driver verifies this
-        band's pairs. Those bands prune buckets with labels a band or two old: components only
-        grow, so a bucket they skip would be skipped now too; the pairs they keep that are
-        linked since are dropped by the caller, as every linked pair is."""
-        sweep = (rows, id(selected))
-        if sweep != self._sweep:
-            self._ahead.clear()
-            self._sweep = sweep
-        futures = self._ahead.pop(band, None)
-        if futures is None:
-            futures = self._submit_band(band, rows, labels, selected)
-        for ahead in range(band + 1, min(band + 1 + BANDS_AHEAD, self.width // rows)):
-            if ahead not in self._ahead:
-                self._ahead[ahead] = self._submit_band(ahead, rows, labels, selected)
-        found = [pairs for pairs in self.client.gather(futures) if len(pairs)]
-        return np.concatenate(found) if found else np.empty((0, 2), dtype=np.int64)
-
-    def _submit_band(self, band: int, rows: int, labels: I64, selected: I64 | None) -> list[Any]:
-        submit = self.client.submit
-        shares: list[list[Any]] = [[] for _ in range(self.buckets)]
-        for number, part in enumerate(self.parts):
-            first, last = int(self.starts[number]), int(self.starts[number + 1])
-            if selected is None:
-                local = None
-                part_labels = labels[first:last]
-            else:
-                lo, hi = np.searchsorted(selected, [first, last])
-                local = selected[lo:hi] - first
-                part_labels = labels[selected[lo:hi]]
-            if last == first or (local is not None and len(local) == 0):
-                continue
-            split = submit(
-                _band_split, part, band, rows, first, local, part_labels, self.buckets, pure=False
-            )
-            for bucket in range(self.buckets):
-                shares[bucket].append(split)
-        count = len(self) if selected is None else len(selected)
-        if count * self.buckets * _SPLIT_BYTES_PER_ROW <= WHOLE_SPLITS_BYTES:
-            # Small: each bucket reads every split whole and takes its share, one task less
-            # per split and bucket (task overhead, ~1 ms each, is what costs here).
-            return [
-                submit(_bucket_pairs, *share, bucket=number, pure=False)
-                for number, share in enumerate(shares)
-                if share
-            ]
-        return [
-            submit(
-                _bucket_pairs,
-                *[submit(operator.getitem, split, number, pure=False) for split in share],
-                pure=False,
-            )
-            for number, share in enumerate(shares)
-            if share
-        ]
-
-    def jaccard(self, pairs: I64) -> np.ndarray:
-        out = np.empty(len(pairs), dtype=np.float64)
-        if len(pairs) == 0:
-            return out
-        submit = self.client.submit
-        owner_a, owner_b = self._owner(pairs[:, 0]), self._owner(pairs[:, 1])
-        if self.small:
-            return self._jaccard_whole(pairs, owner_a, owner_b, out)
-        # Stage 1: each partition hands out the rows that pairs elsewhere need from it.
-        taken: dict[int, tuple[Any, I64]] = {}
-        for number in np.unique(owner_b).tolist():
-            rows = np.unique(pairs[owner_b == number, 1]) - self.starts[number]
-            taken[number] = (submit(_take_rows, self.parts[number], rows, pure=False), rows)
-        # Stage 2: each pair is verified where its first row lives, against the fetched rows.
-        jobs = []
-        for number in np.unique(owner_a).tolist():
-            which = np.flatnonzero(owner_a == number)
-            local_a = pairs[which, 0] - self.starts[number]
-            b_owner = owner_b[which]
-            needed = np.unique(b_owner).tolist()
-            offsets = np.cumsum([0] + [len(taken[q][1]) for q in needed])
-            at = np.empty(len(which), dtype=np.int64)
-            for index, q in enumerate(needed):
-                mine = b_owner == q
-                local_b = pairs[which[mine], 1] - self.starts[q]
-                at[mine] = offsets[index] + np.searchsorted(taken[q][1], local_b)
-            fetched = [taken[q][0] for q in needed]
-            future = submit(_pair_similarity, self.parts[number], local_a, fetched, at, pure=False)
-            jobs.append((which, future))
-        results = self.client.gather([future for _, future in jobs])
-        for (which, _), values in zip(jobs, results, strict=True):
-            out[which] = values
-        return out
-
-    def _jaccard_whole(self, pairs: I64, owner_a: I64, owner_b: I64, out: np.ndarray) -> np.ndarray:
-        """Small signature sets, replicated to every worker: the pairs in a few chunks, each
-        verified in one task on whichever worker runs it (a task per partition and two stages
-        cost 40-100 ms a call in latency, and the linking stages make one call per band)."""
-        local_a = pairs[:, 0] - self.starts[owner_a]
-        local_b = pairs[:, 1] - self.starts[owner_b]
-        chunks = max(1, min(self.buckets, len(pairs) // _PAIRS_PER_TASK))
-        bounds = np.linspace(0, len(pairs), chunks + 1).astype(np.int64)
-        futures = [
-            self.client.submit(
-                _pairs_similarity,
-                self.parts,
-                owner_a[lo:hi],
-                local_a[lo:hi],
-                owner_b[lo:hi],
-                local_b[lo:hi],
-                pure=False,
-            )
-            for lo, hi in itertools.pairwise(bounds.tolist())
-        ]
-        for (lo, hi), values in zip(
-            itertools.pairwise(bounds.tolist()), self.client.gather(futures), strict=True
-        ):
-            out[lo:hi] = values
-        return out
 
 
 class _DaskScanner(Scanner):
@@ -380,12 +185,27 @@ class _DaskScanner(Scanner):
 
     documents: PartitionedSignatures
     units: PartitionedSignatures
+    driver_rows: int
 
     def document_signatures(self, docs: Any) -> PartitionedSignatures:
         return self.documents
 
     def unit_signatures(self, units: _Units) -> PartitionedSignatures:
         return self.units
+
+    def link(
+        self,
+        signatures: SignatureSet,
+        bands: tuple[int, int],
+        labels: np.ndarray,
+        acceptance: Acceptance,
+        attrs: np.ndarray,
+        mask: np.ndarray | None,
+    ) -> tuple[np.ndarray, int, int]:
+        if isinstance(signatures, PartitionedSignatures) and len(signatures) > self.driver_rows:
+            selected = None if mask is None else np.flatnonzero(mask)
+            return signatures.components(bands, labels, acceptance, selected)
+        return super().link(signatures, bands, labels, acceptance, attrs, mask)
 
 
 # --- the engine ------------------------------------------------------------------------------
@@ -394,7 +214,9 @@ class _DaskScanner(Scanner):
 class DaskEngine:
     """Runs a dataset scan on a Dask cluster: the one at ``scheduler`` (an address such as
     ``tcp://10.0.0.5:8786``), or a local cluster of ``workers`` processes (default: one per
-    core). Use as :class:`dedupe.dataset_scan.LocalEngine`; close it to stop a local cluster."""
+    core). Use as :class:`dedupe.dataset_scan.LocalEngine`; close it to stop a local cluster.
+    A level (documents, paragraphs) of more than ``driver_rows`` rows (default
+    :data:`DRIVER_COMPONENT_ROWS`) is linked on the workers."""
 
     def __init__(
         self,
@@ -402,8 +224,10 @@ class DaskEngine:
         workers: int | None = None,
         text_field: str = "text",
         id_field: str = "id",
+        driver_rows: int | None = None,
     ) -> None:
         self.client, self._cluster = _client(scheduler, workers)
+        self.driver_rows = DRIVER_COMPONENT_ROWS if driver_rows is None else driver_rows
         self.text_field = text_field
         self.id_field = id_field
         if scheduler is not None:
@@ -450,6 +274,7 @@ class DaskEngine:
             if progress is not None:
                 progress(records, characters)
         scanner = _DaskScanner(config, 1)
+        scanner.driver_rows = self.driver_rows
         counts = self._adopt(scanner, files, signed, [m for m in metas if m is not None])
         if len(scanner.ids) + sum(len(b.eligible) for b in scanner.batches) > DRIVER_LIMIT_ROWS:
             raise ConfigError(
@@ -461,11 +286,20 @@ class DaskEngine:
         unit_parts = [client.submit(_unit_signatures, s, pure=False) for s in signed]
         doc_counts = [len(b.doc_tokens) for b in scanner.batches]
         unit_counts = [len(b.eligible) for b in scanner.batches]
+        doc_attrs = unit_attrs = None
+        if sum(doc_counts) > self.driver_rows:
+            doc_attrs = [client.submit(_document_sizes, s, pure=False) for s in signed]
+        if sum(unit_counts) > self.driver_rows:
+            firsts = np.cumsum([0, *doc_counts[:-1]]).tolist()
+            unit_attrs = [
+                client.submit(_unit_documents, s, first, pure=False)
+                for s, first in zip(signed, firsts, strict=True)
+            ]
         scanner.documents = PartitionedSignatures(
-            client, doc_parts, doc_counts, buckets, config.num_perm
+            client, doc_parts, doc_counts, buckets, config.num_perm, doc_attrs
         )
         scanner.units = PartitionedSignatures(
-            client, unit_parts, unit_counts, buckets, config.paragraph_num_perm
+            client, unit_parts, unit_counts, buckets, config.paragraph_num_perm, unit_attrs
         )
         result = scanner.finish()
         del signed, doc_parts, unit_parts

@@ -156,17 +156,24 @@ def open_engine(
     scheduler: str | None = None,
     text_field: str = "text",
     id_field: str = "id",
+    driver_rows: int | None = None,
 ) -> LocalEngine | Any:
     """The engine by name; close it when done."""
     if engine == "local":
         if scheduler is not None:
             raise ConfigError("--scheduler is for --engine dask")
+        if driver_rows is not None:
+            raise ConfigError("--driver-rows is for --engine dask")
         return LocalEngine(jobs, text_field, id_field)
     if engine == "dask":
         from dedupe.dask_engine import DaskEngine
 
         return DaskEngine(
-            scheduler=scheduler, workers=jobs, text_field=text_field, id_field=id_field
+            scheduler=scheduler,
+            workers=jobs,
+            text_field=text_field,
+            id_field=id_field,
+            driver_rows=driver_rows,
         )
     raise ConfigError(f"engine {engine!r} is not one of: {', '.join(ENGINES)}")
 
@@ -184,10 +191,12 @@ def scan_dataset(
     progress: Progress | None = None,
     report: bool = True,
     on_stage: Callable[[str], None] | None = None,
+    driver_rows: int | None = None,
 ) -> tuple[dict[str, Any], int, list[Any]]:
     """Scan the dataset ``spec`` on ``engine`` and write ``clusters.jsonl``, ``cleaned/`` (one
     cleaned copy per input file, at its relative path), ``summary.json`` and ``report.html``.
-    Returns the summary, the number of clusters and the reading notes."""
+    Returns the summary, the number of clusters and the reading notes. ``driver_rows``: see
+    :class:`dedupe.dask_engine.DaskEngine`."""
     from dedupe.api import Previews, write_results
     from dedupe.report import ReportSampler
 
@@ -196,7 +205,12 @@ def scan_dataset(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     runner = open_engine(
-        engine, jobs=jobs, scheduler=scheduler, text_field=text_field, id_field=id_field
+        engine,
+        jobs=jobs,
+        scheduler=scheduler,
+        text_field=text_field,
+        id_field=id_field,
+        driver_rows=driver_rows,
     )
     try:
         pass_one, counts = runner.pass_one(files, config, progress)

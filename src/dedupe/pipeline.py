@@ -13,7 +13,7 @@ import os
 from collections import Counter, deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
@@ -110,9 +110,16 @@ def verified_mask(
     pairs' estimated Jaccard when the caller has it (signatures held elsewhere)."""
     if similarity is None:
         similarity = estimated_jaccard(docs.signatures, candidates)
+    return accepted(config, similarity, docs.sizes[candidates[:, 0]], docs.sizes[candidates[:, 1]])
+
+
+def accepted(
+    config: ScanConfig, similarity: np.ndarray, size_a: np.ndarray, size_b: np.ndarray
+) -> np.ndarray:
+    """The document verification rule on pairs of estimated Jaccard ``similarity``: at least
+    the threshold, or in containment mode (``size_*``: distinct shingles) a copy cut short."""
     accept = similarity >= config.threshold
     if config.measure == "containment":
-        size_a, size_b = docs.sizes[candidates[:, 0]], docs.sizes[candidates[:, 1]]
         contained = estimated_containment(similarity, size_a, size_b)
         # Below the ratio the bands were not chosen to find such pairs, and the estimate
         # of a small set's share in a large one is too noisy to act on.
@@ -120,7 +127,33 @@ def verified_mask(
             size_a, size_b
         )
         accept |= comparable_sizes & (contained >= config.containment_threshold)
-    return accept
+    return np.asarray(accept, dtype=np.bool_)
+
+
+@dataclass(frozen=True, slots=True)
+class Acceptance:
+    """How the candidate pairs of one level are verified, as a function of their estimated
+    Jaccard similarity and one number per row (``attrs``): distinct shingle counts for
+    documents (containment mode), the document of each paragraph (pairs inside one document
+    are never linked here: within-document repeats are found on exact sets). A plain value, so
+    an engine can ship it to where the signatures are."""
+
+    config: ScanConfig
+    level: Literal["document", "paragraph"]
+
+    def considered(self, attr_a: np.ndarray, attr_b: np.ndarray) -> np.ndarray:
+        """Which pairs are worth estimating at all."""
+        if self.level == "paragraph":
+            return np.asarray(attr_a != attr_b, dtype=np.bool_)
+        return np.ones(len(attr_a), dtype=np.bool_)
+
+    def __call__(
+        self, similarity: np.ndarray, attr_a: np.ndarray, attr_b: np.ndarray
+    ) -> np.ndarray:
+        """Which of the considered pairs are accepted."""
+        if self.level == "paragraph":
+            return np.asarray(similarity >= self.config.paragraph_threshold, dtype=np.bool_)
+        return accepted(self.config, similarity, attr_a, attr_b)
 
 
 def duplicate_id_reason(doc_id: str, first: Origin) -> str:
@@ -290,24 +323,16 @@ class Scanner:
         # every candidate, without holding all of them. A corpus with many copies of each
         # article (the x100 benchmark: 100 per article) makes candidates grow with the square
         # of the copies, 2.9 GB of pairs at 380,000 documents, where this holds one band's.
-        counts = [0, 0]
-
-        def verified(pairs: I64) -> np.ndarray:
-            accept = verified_mask(docs, pairs, self.config, signatures.jaccard(pairs))
-            counts[0] += len(pairs)
-            counts[1] += int(accept.sum())
-            return accept
-
-        labels = components_by_bands(
+        labels, candidates, verified = self.link(
             signatures,
-            self.bands,
-            self.rows,
+            (self.bands, self.rows),
             connected_components(n, exact_pairs),
-            verified,
+            Acceptance(self.config, "document"),
+            docs.sizes,
             representative,
         )
         stats = self.analysis.stats
-        stats.candidate_pairs, stats.verified_pairs = counts
+        stats.candidate_pairs, stats.verified_pairs = candidates, verified
         keeper = keepers(labels, docs.lengths, self.config.keep_rule)
         members = np.flatnonzero(keeper != np.arange(n))
         with_keeper = signatures.jaccard(np.stack([keeper[members], members], axis=1))
@@ -418,15 +443,37 @@ class Scanner:
         exact_pairs = equal_key_pairs(units.e_exact, alive)
         exact_pairs = exact_pairs[e_doc[exact_pairs[:, 0]] != e_doc[exact_pairs[:, 1]]]
         labels = connected_components(len(e_doc), np.concatenate([within, exact_pairs]))
-        threshold = self.config.paragraph_threshold
+        bands = (self.paragraph_bands, self.paragraph_rows)
+        acceptance = Acceptance(self.config, "paragraph")
+        return self.link(e_sigs, bands, labels, acceptance, e_doc, alive)[0]
 
-        def verified_across_documents(pairs: I64) -> np.ndarray:
-            accepted = e_doc[pairs[:, 0]] != e_doc[pairs[:, 1]]
-            accepted[accepted] = e_sigs.jaccard(pairs[accepted]) >= threshold
-            return accepted
+    def link(
+        self,
+        signatures: SignatureSet,
+        bands: tuple[int, int],
+        labels: I64,
+        acceptance: Acceptance,
+        attrs: np.ndarray,
+        mask: np.ndarray | None,
+    ) -> tuple[I64, int, int]:
+        """Component labels of ``labels``' graph plus the LSH candidates of the ``mask``ed rows
+        of ``signatures`` that ``acceptance`` confirms (``attrs``: its number per row), with
+        the counts of candidates verified and accepted. Here band by band with one label per
+        row in this process (:func:`~dedupe.core.lsh.components_by_bands`); an engine may link
+        elsewhere, with the same labels."""
+        counts = [0, 0]
 
-        bands, rows = self.paragraph_bands, self.paragraph_rows
-        return components_by_bands(e_sigs, bands, rows, labels, verified_across_documents, alive)
+        def verified(pairs: I64) -> np.ndarray:
+            attr_a, attr_b = attrs[pairs[:, 0]], attrs[pairs[:, 1]]
+            accept = acceptance.considered(attr_a, attr_b)
+            similarity = signatures.jaccard(pairs[accept])
+            accept[accept] = acceptance(similarity, attr_a[accept], attr_b[accept])
+            counts[0] += len(pairs)
+            counts[1] += int(accept.sum())
+            return accept
+
+        labels = components_by_bands(signatures, *bands, labels, verified, mask)
+        return labels, counts[0], counts[1]
 
     def _paragraph_table(
         self,

@@ -170,7 +170,7 @@ def pairs_sharing_keys(keys: U64, mask: npt.NDArray[np.bool_] | None = None) -> 
 class SignatureSet(Protocol):
     """Rows of MinHash signatures wherever they are held: in this process
     (:class:`LocalSignatures`) or in the partitions of a cluster
-    (:class:`dedupe.dask_engine.PartitionedSignatures`). The graph stages ask only these two
+    (:class:`dedupe.dask_linking.PartitionedSignatures`). The graph stages ask only these two
     questions of them, so they run unchanged on either."""
 
     def band_pairs(self, band: int, rows: int, labels: I64, selected: I64 | None) -> I64:
