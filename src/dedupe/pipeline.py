@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
-from dedupe.config import CONTAINMENT_MIN_RATIO, ScanConfig
+from dedupe.config import ScanConfig
 from dedupe.core.cluster import connected_components, equal_key_pairs, keepers
 from dedupe.core.features import BatchFeatures, featurise
 from dedupe.core.lsh import (
@@ -31,7 +31,7 @@ from dedupe.core.lsh import (
 from dedupe.core.segment import drop_spans
 from dedupe.core.shingle import I64
 from dedupe.core.signature import permutations
-from dedupe.core.verify import estimated_containment, estimated_jaccard
+from dedupe.core.verify import accepted, estimated_jaccard
 from dedupe.errors import InputError
 from dedupe.records import Origin, Record, Skipped
 from dedupe.result import RULE_CODE, RULES, Analysis, ClusterTable, Verdict
@@ -111,23 +111,6 @@ def verified_mask(
     if similarity is None:
         similarity = estimated_jaccard(docs.signatures, candidates)
     return accepted(config, similarity, docs.sizes[candidates[:, 0]], docs.sizes[candidates[:, 1]])
-
-
-def accepted(
-    config: ScanConfig, similarity: np.ndarray, size_a: np.ndarray, size_b: np.ndarray
-) -> np.ndarray:
-    """The document verification rule on pairs of estimated Jaccard ``similarity``: at least
-    the threshold, or in containment mode (``size_*``: distinct shingles) a copy cut short."""
-    accept = similarity >= config.threshold
-    if config.measure == "containment":
-        contained = estimated_containment(similarity, size_a, size_b)
-        # Below the ratio the bands were not chosen to find such pairs, and the estimate
-        # of a small set's share in a large one is too noisy to act on.
-        comparable_sizes = np.minimum(size_a, size_b) >= CONTAINMENT_MIN_RATIO * np.maximum(
-            size_a, size_b
-        )
-        accept |= comparable_sizes & (contained >= config.containment_threshold)
-    return np.asarray(accept, dtype=np.bool_)
 
 
 @dataclass(frozen=True, slots=True)

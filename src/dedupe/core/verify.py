@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
+from dedupe.config import CONTAINMENT_MIN_RATIO, ScanConfig
 from dedupe.core.shingle import U32
 
 F64 = npt.NDArray[np.float64]
@@ -56,3 +57,23 @@ def exact_jaccard(a: npt.ArrayLike, b: npt.ArrayLike) -> float:
     sa, sb = np.unique(np.asarray(a)), np.unique(np.asarray(b))
     union = len(np.union1d(sa, sb))
     return 1.0 if union == 0 else len(np.intersect1d(sa, sb, assume_unique=True)) / union
+
+
+def accepted(
+    config: ScanConfig, similarity: F64, size_a: npt.ArrayLike, size_b: npt.ArrayLike
+) -> npt.NDArray[np.bool_]:
+    """The document verification rule on pairs of estimated Jaccard ``similarity``: at least
+    the threshold, or in containment mode (``size_*``: distinct shingles) a copy cut short.
+    The one rule of scan, the index and every engine."""
+    accept = similarity >= config.threshold
+    if config.measure == "containment":
+        size_a = np.asarray(size_a, dtype=np.int64)
+        size_b = np.asarray(size_b, dtype=np.int64)
+        contained = estimated_containment(similarity, size_a, size_b)
+        # Below the ratio the bands were not chosen to find such pairs, and the estimate
+        # of a small set's share in a large one is too noisy to act on.
+        comparable_sizes = np.minimum(size_a, size_b) >= CONTAINMENT_MIN_RATIO * np.maximum(
+            size_a, size_b
+        )
+        accept |= comparable_sizes & (contained >= config.containment_threshold)
+    return np.asarray(accept, dtype=np.bool_)
