@@ -243,14 +243,27 @@ def test_components_on_the_cluster_equal_the_drivers(client, seed):
     assert considered >= accepted >= 0
 
 
-def test_components_on_the_workers_give_the_same_output(tmp_path, cluster, monkeypatch):
+@pytest.mark.parametrize(
+    "options",
+    [{"boilerplate_min_docs": 4}, {"measure": "containment", "keep": "longest"}],
+    ids=["boilerplate", "containment-longest"],
+)
+def test_components_on_the_workers_give_the_same_output(tmp_path, cluster, monkeypatch, options):
     """Above the driver's limit the pairs never reach it; clusters, cleaned copies and the
     report are the same. Only summary.json's pair counts differ: they count per band there."""
     from dedupe import dask_engine
 
     monkeypatch.setattr(dask_engine, "DRIVER_COMPONENT_ROWS", 0)
     write_dataset(tmp_path / "in", seed=81)
-    local, dask = _both(tmp_path, cluster, boilerplate_min_docs=4)
+    # Copies cut at 53% of their words: below the Jaccard threshold, linked by containment.
+    with open(tmp_path / "in" / "a.jsonl", encoding="utf-8") as stream:
+        texts = [json.loads(line)["text"] for line in itertools.islice(stream, 8)]
+    with open(tmp_path / "in" / "z.jsonl", "w", encoding="utf-8") as stream:
+        for number, text in enumerate(texts):
+            words = text.split(" ")
+            cut = " ".join(words[: int(len(words) * 0.53)])
+            stream.write(json.dumps({"id": f"cut-{number}", "text": cut}) + "\n")
+    local, dask = _both(tmp_path, cluster, **options)
     assert local.keys() == dask.keys()
     for name in local.keys() - {"summary.json"}:
         assert local[name] == dask[name], name
@@ -259,3 +272,5 @@ def test_components_on_the_workers_give_the_same_output(tmp_path, cluster, monke
         summary.pop("candidate_pairs"), summary.pop("verified_pairs")
     assert here == there
     assert here["documents_removed"] > 10 and here["paragraphs_removed"] > 0
+    if options.get("measure") == "containment":
+        assert here["removed_by_rule"]["containment"] > 0
