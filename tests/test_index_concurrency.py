@@ -113,7 +113,7 @@ def test_sigkill_in_the_middle_of_adds_keeps_every_returned_add(backend, tmp_pat
 def test_checkpoints_run_on_a_thread_of_their_own(tmp_path, monkeypatch):
     import dedupe.storage.sqlite as sqlite_store
 
-    monkeypatch.setattr(sqlite_store, "CHECKPOINT_ROWS", 100)
+    monkeypatch.setattr(sqlite_store, "CHECKPOINT_ROWS", 10)
     path = tmp_path / "index.sqlite"
     docs = corpus(14, originals=30, copies=10)
     with Index(path) as index:

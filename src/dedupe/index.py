@@ -281,7 +281,7 @@ class Index:
         if not records:
             return []
         texts = [text for _, text in records]
-        features = featurise(texts, self.config, self._perms)
+        features = featurise(texts, self.config, self._perms, lookup=True)
         keys = folded_keys(features.doc_signatures, self.bands, self.rows)
         first_unit = np.searchsorted(features.unit_doc, np.arange(len(texts) + 1))
         repeats: dict[int, set[int]] = {}

@@ -102,11 +102,18 @@ def _char_shingles(texts: list[str], size: int) -> tuple[U32, I64]:
     return ngram_hashes(hash_codepoints("".join(normalised)), starts, ends, size)
 
 
-def featurise(texts: list[str], config: ScanConfig, perms: Permutations) -> BatchFeatures:
+def featurise(
+    texts: list[str], config: ScanConfig, perms: Permutations, lookup: bool = False
+) -> BatchFeatures:
     """Compute the features of a batch of texts (pure: same texts and config, same arrays).
 
     Within-document repeats are found first, and a document is signed without them: documents
     are compared as they will be written, so scanning a cleaned output again finds nothing new.
+
+    ``lookup``: only what a lookup of documents against an index needs — document signatures
+    and sizes, units and within-document repeats. The exact hashes (``doc_exact``,
+    ``eligible_exact``) are then empty and ``eligible_signatures`` has no columns; every other
+    array is the same. For one article this halves the time (0.4 of 0.8 ms).
     """
     token_hashes, unit_doc, unit_start, unit_end, unit_tokens, doc_tokens = _segment(
         texts, config.paragraphs
@@ -151,19 +158,26 @@ def featurise(texts: list[str], config: ScanConfig, perms: Permutations) -> Batc
         doc_sizes = distinct_per_unit(doc_shingles, doc_owner, len(texts))
     else:  # only containment needs set sizes; counting them is a sort
         doc_sizes = np.zeros(len(texts), dtype=np.int64)
+    if lookup:
+        doc_exact = eligible_exact = np.empty(0, dtype=np.uint64)
+        eligible_signatures = np.empty((len(eligible), 0), dtype=np.uint32)
+    else:
+        doc_exact = unit_hashes(doc_hashes, doc_begin, doc_finish)
+        eligible_exact = unit_hashes(token_hashes, e_begin, e_finish)
+        eligible_signatures = minhash(
+            para_shingles, para_owner, len(eligible), perms.head(config.paragraph_num_perm)
+        )
     return BatchFeatures(
         doc_tokens=doc_tokens,
         doc_sizes=doc_sizes,
-        doc_exact=unit_hashes(doc_hashes, doc_begin, doc_finish),
+        doc_exact=doc_exact,
         doc_signatures=minhash(doc_shingles, doc_owner, len(texts), perms),
         unit_doc=unit_doc,
         unit_start=unit_start,
         unit_end=unit_end,
         eligible=eligible,
-        eligible_exact=unit_hashes(token_hashes, e_begin, e_finish),
-        eligible_signatures=minhash(
-            para_shingles, para_owner, len(eligible), perms.head(config.paragraph_num_perm)
-        ),
+        eligible_exact=eligible_exact,
+        eligible_signatures=eligible_signatures,
         repeat_earlier=repeat_earlier,
         repeat_later=repeat_later,
         repeat_jaccard=jaccard,

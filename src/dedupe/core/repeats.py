@@ -14,6 +14,7 @@ import numpy as np
 import numpy.typing as npt
 
 from dedupe.core.lsh import pairs_in_runs
+from dedupe.core.runs import first_of_runs, run_lengths, run_starts
 from dedupe.core.shingle import I64, U32, U64
 
 F64 = npt.NDArray[np.float64]
@@ -21,6 +22,8 @@ F64 = npt.NDArray[np.float64]
 # A shingle found in more paragraphs of one document than this is a refrain, not evidence
 # of a repeat; skipping it bounds the pairs a pathological document can produce.
 _MAX_PARAGRAPHS_PER_SHINGLE = 32
+#: Shingles of a batch below which every key is sorted without filtering out singletons first.
+_FILTER_MIN_KEYS = 4096
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,14 +64,15 @@ def overlapping_units(shingles: U32, owner: I64, group_of_unit: I64, num_units: 
     key = (group << np.uint64(32)) | shingles.astype(np.uint64)
     # A key alone in its hash bucket occurs once in the batch: one distinct shingle of its unit,
     # shared with no other. Only the rest (about a quarter) need sorting.
-    maybe = _maybe_repeated(key)
+    # Below a few thousand keys sorting them all is quicker than the 64 K-bucket count.
+    maybe = _maybe_repeated(key) if len(key) > _FILTER_MIN_KEYS else np.ones(len(key), bool)
     sizes = np.bincount(owner[~maybe], minlength=num_units).astype(np.int64)
     if not maybe.any():
         return UnitPairs(empty, empty, empty, empty, empty)
     key, unit = _distinct_keys_and_units(key[maybe], owner[maybe], num_units)
     sizes += np.bincount(unit, minlength=num_units)
-    starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
-    lengths = np.diff(np.r_[starts, len(unit)])
+    starts = run_starts(key)
+    lengths = run_lengths(starts, len(unit))
     shared = (lengths > 1) & (lengths <= _MAX_PARAGRAPHS_PER_SHINGLE)
     if not shared.any():
         return UnitPairs(empty, empty, empty, empty, empty)
@@ -107,11 +111,11 @@ def _distinct_keys_and_units(key: U64, owner: I64, num_units: int) -> tuple[U64,
         shift = np.uint64(unit_bits)
         packed = (key << shift) | owner.astype(np.uint64)
         packed.sort()
-        packed = packed[np.r_[True, packed[1:] != packed[:-1]]]
+        packed = packed[first_of_runs(packed)]
         return packed >> shift, (packed & ((np.uint64(1) << shift) - np.uint64(1))).astype(np.int64)
     order = np.argsort(key, kind="stable")
     key, unit = key[order], owner[order]
-    distinct = np.r_[True, (key[1:] != key[:-1]) | (unit[1:] != unit[:-1])]
+    distinct = first_of_runs(key) | first_of_runs(unit)
     return key[distinct], unit[distinct]
 
 

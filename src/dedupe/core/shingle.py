@@ -93,6 +93,8 @@ def ngram_hashes(token_hashes: U64, starts: I64, ends: I64, n: int) -> tuple[U32
     owner, positions, first_slot = _expand(starts, per_unit)
     if len(owner) == 0:
         return np.empty(0, dtype=np.uint32), owner
+    if int(lengths.min()) >= n:  # every unit has whole windows (the usual case)
+        return _to_u32(_combine(token_hashes, n)[positions]), owner
     hashes = np.empty(len(owner), dtype=np.uint64)
     long_enough = lengths[owner] >= n
     if len(token_hashes) >= n and long_enough.any():

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from dedupe.core.runs import run_starts
 from dedupe.core.shingle import I64, U32
 
 #: The signature value of a unit with no shingles (datasketch's empty value for affine32).
@@ -86,7 +87,11 @@ def minhash(shingles: U32, owner: I64, num_units: int, perms: Permutations) -> U
         chunk_owner = owner[begin : begin + _CHUNK_COLUMNS]
         permuted = columns * a
         permuted += b
-        starts = np.flatnonzero(np.r_[True, chunk_owner[1:] != chunk_owner[:-1]])
+        if chunk_owner[0] == chunk_owner[-1]:  # one unit (an article looked up alone)
+            unit = int(chunk_owner[0])
+            np.minimum(signatures[:, unit], permuted.min(axis=1), out=signatures[:, unit])
+            continue
+        starts = run_starts(chunk_owner)
         units = chunk_owner[starts]
         minima = np.minimum.reduceat(permuted, starts, axis=1)
         signatures[:, units] = np.minimum(signatures[:, units], minima)

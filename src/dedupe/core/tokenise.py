@@ -16,10 +16,12 @@ import numpy as np
 import numpy.typing as npt
 
 from dedupe.core.normalise import CJK_RANGES, fold
+from dedupe.core.runs import run_lengths
 from dedupe.core.shingle import I64, U64, fmix64
 
 _MULTIPLIER = np.uint64(0x9E3779B97F4A7C15)
 _UNIT_BREAK = 0x01
+_ZERO = np.zeros(1, dtype=np.int64)
 # Characters tokenised at once: 256 K keeps the dozen per-character arrays (2 MB each at 8
 # bytes) in cache; the whole 6.5 MB batch at once was 4x slower, bound by memory traffic.
 _CHUNK_CHARACTERS = 262_144
@@ -28,6 +30,8 @@ _BMP = 0x10000
 # by the per-position loop; longer tokens' tails are summed in one pass.
 _TABLE_POSITIONS = 32
 _SORTED_POSITIONS = 255
+# Up to this many characters tokens are hashed in one pass over all their characters.
+_FLAT_MAX_CHARACTERS = 16_384
 
 
 @lru_cache(maxsize=1)
@@ -104,7 +108,7 @@ def _tokenise_chunk(pieces: list[str], hashes: list[U64], counts: list[I64]) -> 
     hashes.append(_token_hashes(points, starts, lengths))
     # Pieces are separated by one _UNIT_BREAK each: count the tokens between them.
     breaks = np.searchsorted(starts, np.flatnonzero(points == _UNIT_BREAK))
-    counts.append(np.diff(np.r_[0, breaks, len(starts)]).astype(np.int64))
+    counts.append(run_lengths(np.concatenate((_ZERO, breaks)), len(starts)))
 
 
 def _token_spans(kind: npt.NDArray[np.uint8]) -> tuple[I64, I64]:
@@ -128,12 +132,17 @@ def _token_hashes(points: npt.NDArray[np.unsignedinteger], starts: I64, lengths:
     """``fmix64(sum_k fmix64(point_k * M + k) ^ length)`` of every token: the sum of its
     characters' terms (wrapping), a term per (code point, position in the token).
 
+    A small input (one article looked up in an index) takes every character's term at once
+    (:func:`_token_hashes_flat`); a batch goes position by position, as follows.
+
     Tokens are taken one character position at a time, longest first, so the tokens that have
     a character at position ``k`` are a prefix of that order; the terms of code points below
     256 at positions below _TABLE_POSITIONS come from a precomputed table. This costs one pass
     per position over the tokens that reach it (most are short) instead of a dozen uint64
     passes over every character of the text.
     """
+    if len(points) <= _FLAT_MAX_CHARACTERS:
+        return _token_hashes_flat(points, starts, lengths)
     capped = np.minimum(lengths, _SORTED_POSITIONS).astype(np.uint8)
     order = np.argsort(~capped, kind="stable")  # radix sort: longest first, text order within
     first = starts[order]
@@ -153,6 +162,21 @@ def _token_hashes(points: npt.NDArray[np.unsignedinteger], starts: I64, lengths:
     hashes = np.empty(len(starts), dtype=np.uint64)
     hashes[order] = fmix64(sums ^ lengths[order].astype(np.uint64))
     return hashes
+
+
+def _token_hashes_flat(points: npt.NDArray[np.unsignedinteger], starts: I64, lengths: I64) -> U64:
+    """:func:`_token_hashes` in a few passes over every token character: for a short text
+    a handful of numpy calls instead of a dozen per character position (the same sums, as
+    wrapping addition does not depend on order)."""
+    if len(starts) == 0:
+        return np.empty(0, dtype=np.uint64)
+    first_slot = np.cumsum(lengths) - lengths
+    position = np.arange(int(first_slot[-1] + lengths[-1]), dtype=np.int64)
+    position -= np.repeat(first_slot, lengths)
+    characters = points[np.repeat(starts, lengths) + position].astype(np.uint64)
+    terms = fmix64(characters * _MULTIPLIER + position.astype(np.uint64))
+    sums: U64 = np.add.reduceat(terms, first_slot)
+    return fmix64(sums ^ lengths.astype(np.uint64))
 
 
 def _position_terms(points: npt.NDArray[np.uint8], position: int) -> U64:

@@ -31,6 +31,7 @@ process cannot interleave with another process's add. Readers never block writer
 
 from __future__ import annotations
 
+import itertools
 import json
 import sqlite3
 import struct
@@ -43,6 +44,7 @@ from typing import Any
 import numpy as np
 
 from dedupe.storage.base import StoredDocument
+from dedupe.storage.key_map import KeyMap, decode_keys, encode_keys
 
 # Seconds a writer waits for another process's transaction before giving up.
 BUSY_TIMEOUT_SECONDS = 60.0
@@ -57,26 +59,25 @@ CREATE TABLE IF NOT EXISTS documents (
     id TEXT NOT NULL UNIQUE,
     keeper INTEGER,                         -- seq of the cluster's original, NULL for an original
     size INTEGER NOT NULL,
-    signature BLOB NOT NULL
+    signature BLOB NOT NULL,
+    keys BLOB NOT NULL DEFAULT x''          -- band keys, little-endian int32 (key_map.py)
 );
 -- Only duplicates carry a keeper: a partial index stays small when most records are originals.
 CREATE INDEX IF NOT EXISTS documents_by_keeper ON documents (keeper) WHERE keeper IS NOT NULL;
--- One row per (band key, record), the primary key is the lookup index (no rowid copy).
-CREATE TABLE IF NOT EXISTS band_keys (
-    key INTEGER NOT NULL,
-    seq INTEGER NOT NULL,
-    PRIMARY KEY (key, seq)
-) WITHOUT ROWID;
 """
 
 _COLUMNS = "seq, id, keeper, size, signature"
+#: Up to this many new rows, catching up adds them to the key map one by one.
+_ADD_ONE_BY_ONE = 256
+#: Rows read at a time when catching up (at open: all of them).
+_CATCH_UP_ROWS = 65_536
 
 #: Page size of a new database.
 PAGE_SIZE = 8192
 
 #: Rows written (SQLite's total_changes, summed over this store's connections) after which a
-#: commit wakes the checkpoint thread: an add writes 33 rows on about as many pages.
-CHECKPOINT_ROWS = 2000
+#: commit wakes the checkpoint thread: an add writes one row, on 2-4 pages.
+CHECKPOINT_ROWS = 500
 #: The checkpoint thread makes the WAL start over (RESTART, which holds writers back a moment)
 #: only once it holds this many frames: every 2,000 rows that cost 0.5 ms per add.
 RESTART_FRAMES = 4096
@@ -87,7 +88,6 @@ FALLBACK_CHECKPOINT_PAGES = 8192
 _ENCODING = "signature_encoding"
 _PACKED = "bitpacked-v1"
 _HEADER = struct.Struct("<HB")  # value count, bit width
-_BIT = np.uint32(1) << np.arange(32, dtype=np.uint32)
 
 
 def pack_signature(raw: bytes) -> bytes:
@@ -99,17 +99,40 @@ def pack_signature(raw: bytes) -> bytes:
     """
     values = np.frombuffer(raw, dtype="<u4")
     width = int(values.max()).bit_length() if values.size else 0
-    bits = ((values[:, None] >> np.arange(width, dtype=np.uint32)) & np.uint32(1)).astype(np.uint8)
-    return _HEADER.pack(values.size, width) + np.packbits(bits, bitorder="little").tobytes()
+    # Each value's 32 bits, lowest first, of which the first ``width`` are kept.
+    bits = np.unpackbits(values.view(np.uint8), bitorder="little").reshape(values.size, 32)
+    return (
+        _HEADER.pack(values.size, width) + np.packbits(bits[:, :width], bitorder="little").tobytes()
+    )
 
 
 def unpack_signature(packed: bytes) -> bytes:
     count, width = _HEADER.unpack_from(packed)
-    bits = np.unpackbits(
+    bits = np.zeros((count, 32), dtype=np.uint8)
+    bits[:, :width] = np.unpackbits(
         np.frombuffer(packed, np.uint8, offset=_HEADER.size), count=count * width, bitorder="little"
     ).reshape(count, width)
-    values = (bits.astype(np.uint32) * _BIT[:width]).sum(axis=1, dtype=np.uint32)
-    return values.astype("<u4").tobytes()
+    return np.packbits(bits, axis=1, bitorder="little").tobytes()
+
+
+def _move_band_keys_into_documents(db: sqlite3.Connection) -> None:
+    """Bring an index of the earlier layout (a ``band_keys`` table, one row per key and
+    record) to this one (the keys in their record's row), in the open's write transaction."""
+    columns = {row[1] for row in db.execute("PRAGMA table_info(documents)")}
+    if "keys" not in columns:
+        db.execute("ALTER TABLE documents ADD COLUMN keys BLOB NOT NULL DEFAULT x''")
+    found = db.execute("SELECT 1 FROM sqlite_master WHERE name = 'band_keys'").fetchone()
+    if found is None:
+        return
+    rows = db.execute("SELECT seq, key FROM band_keys ORDER BY seq, key")
+    db.executemany(
+        "UPDATE documents SET keys = ? WHERE seq = ?",
+        (
+            (encode_keys([key for _, key in group]), seq)
+            for seq, group in itertools.groupby(rows.fetchall(), key=lambda row: row[0])
+        ),
+    )
+    db.execute("DROP TABLE band_keys")
 
 
 def _raw(row: tuple[Any, ...]) -> StoredDocument:
@@ -123,9 +146,10 @@ def _unpacked(row: tuple[Any, ...]) -> StoredDocument:
 class SQLiteTransaction:
     """The operations of :class:`dedupe.storage.base.Transaction` on one connection."""
 
-    def __init__(self, connection: sqlite3.Connection, packed: bool) -> None:
+    def __init__(self, connection: sqlite3.Connection, packed: bool, keys: KeyMap) -> None:
         self._db = connection
         self._packed = packed
+        self._keys = keys
         self._document = _unpacked if packed else _raw
 
     def parameters(self) -> dict[str, Any] | None:
@@ -167,15 +191,9 @@ class SQLiteTransaction:
         return out
 
     def sharing_keys(self, keys: Sequence[int]) -> list[StoredDocument]:
-        if not keys:
-            return []
-        marks = ",".join("?" * len(keys))
-        rows = self._db.execute(
-            f"SELECT {_COLUMNS} FROM documents WHERE seq IN "
-            f"(SELECT seq FROM band_keys WHERE key IN ({marks})) ORDER BY seq",
-            list(keys),
-        )
-        return list(map(self._document, rows))
+        # The map may name removed records (and, rarely, a rolled-back seq given again to
+        # another record, which verification then rejects); the database has the last word.
+        return self.by_seqs(self._keys.lookup(keys))
 
     def members(self, root: int) -> list[StoredDocument]:
         rows = self._db.execute(
@@ -189,21 +207,22 @@ class SQLiteTransaction:
         self, doc_id: str, keeper: int | None, size: int, signature: bytes, keys: Sequence[int]
     ) -> int:
         cursor = self._db.execute(
-            "INSERT INTO documents (id, keeper, size, signature) VALUES (?, ?, ?, ?)",
-            (doc_id, keeper, size, pack_signature(signature) if self._packed else signature),
+            "INSERT INTO documents (id, keeper, size, signature, keys) VALUES (?, ?, ?, ?, ?)",
+            (
+                doc_id,
+                keeper,
+                size,
+                pack_signature(signature) if self._packed else signature,
+                encode_keys(keys),
+            ),
         )
         seq = cursor.lastrowid
         assert seq is not None
-        self._db.executemany(
-            "INSERT OR IGNORE INTO band_keys (key, seq) VALUES (?, ?)",
-            [(key, seq) for key in keys],
-        )
+        self._keys.add(seq, keys)  # forgotten again if the transaction rolls back
         return seq
 
     def delete(self, seq: int, keys: Sequence[int]) -> None:
-        self._db.executemany(
-            "DELETE FROM band_keys WHERE key = ? AND seq = ?", [(key, seq) for key in keys]
-        )
+        # The key map keeps the keys until it is rebuilt; lookups no longer find the record.
         self._db.execute("DELETE FROM documents WHERE seq = ?", (seq,))
 
     def merge(self, old_root: int, new_root: int) -> None:
@@ -242,12 +261,15 @@ class SQLiteStore:
         self._written = 0  # rows written since the checkpoint thread was last woken
         self._wake = threading.Event()
         self._checkpointer: threading.Thread | None = None
+        self._keys = KeyMap()
+        self._catching_up = threading.Lock()
         path.parent.mkdir(parents=True, exist_ok=True)
         db = self._connection()
-        with self._transaction(db, "BEGIN IMMEDIATE"):
+        with self._transaction(db, "BEGIN IMMEDIATE", catch_up=False):
             for statement in _SCHEMA.split(";"):
                 if statement.strip():
                     db.execute(statement)
+            _move_band_keys_into_documents(db)
             encoding = db.execute("SELECT value FROM parameters WHERE name = ?", (_ENCODING,))
             found = encoding.fetchone()
             if found is None and db.execute("SELECT 1 FROM documents LIMIT 1").fetchone() is None:
@@ -255,6 +277,8 @@ class SQLiteStore:
                 db.execute("INSERT INTO parameters VALUES (?, ?)", (_ENCODING, _PACKED))
                 found = (_PACKED,)
             self._packed = found is not None and found[0] == _PACKED
+        with self._transaction(db, "BEGIN DEFERRED"):
+            pass  # the key map reads every record's keys, without holding the write lock
 
     def _connection(self) -> sqlite3.Connection:
         if self._closed:
@@ -279,17 +303,43 @@ class SQLiteStore:
         return db
 
     @contextmanager
-    def _transaction(self, db: sqlite3.Connection, begin: str) -> Iterator[SQLiteTransaction]:
+    def _transaction(
+        self, db: sqlite3.Connection, begin: str, catch_up: bool = True
+    ) -> Iterator[SQLiteTransaction]:
         db.execute(begin)
         before = db.total_changes
         try:
-            yield SQLiteTransaction(db, self._packed)
+            if catch_up:
+                self._catch_up(db)  # the first read: it fixes the snapshot of a reader
+            mark = self._keys.seen
+            yield SQLiteTransaction(db, self._packed, self._keys)
         except BaseException:
             db.execute("ROLLBACK")
+            if catch_up:
+                self._keys.forget_after(mark)
             raise
         db.execute("COMMIT")
+        self._keys.settle()
         if begin == "BEGIN IMMEDIATE":
             self._committed(db.total_changes - before)
+
+    def _catch_up(self, db: sqlite3.Connection) -> None:
+        """Read the band keys of the records added since the key map last looked (by this
+        process's other threads or by other processes): one index seek when there are none,
+        and at open every record's, :data:`_CATCH_UP_ROWS` rows at a time."""
+        with self._catching_up:
+            rows = db.execute(
+                "SELECT seq, keys FROM documents WHERE seq > ? ORDER BY seq", (self._keys.seen,)
+            )
+            while chunk := rows.fetchmany(_CATCH_UP_ROWS):
+                if len(chunk) <= _ADD_ONE_BY_ONE:
+                    for seq, blob in chunk:
+                        self._keys.add(seq, decode_keys(blob).tolist())
+                    continue
+                seqs = np.fromiter((seq for seq, _ in chunk), np.int64, len(chunk))
+                counts = np.fromiter((len(blob) // 4 for _, blob in chunk), np.int64, len(chunk))
+                keys = decode_keys(b"".join(blob for _, blob in chunk))
+                self._keys.load(np.repeat(seqs, counts), keys, last=int(seqs[-1]))
 
     def _checkpoint_when_woken(self) -> None:
         db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None)

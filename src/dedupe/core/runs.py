@@ -1,0 +1,52 @@
+"""Runs of equal neighbours in arrays, the building block of sort-and-group.
+
+``np.r_`` reads well but costs ~15 µs a call in index-trick machinery: a tenth of the time of
+featurising one article for an index lookup. These do the same with plain concatenation.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+
+I64 = npt.NDArray[np.int64]
+_ZERO = np.zeros(1, dtype=np.int64)
+_TRUE = np.ones(1, dtype=np.bool_)
+
+
+def run_starts(values: np.ndarray) -> I64:
+    """Index of the first element of every run of equal neighbours.
+
+    >>> run_starts(np.array([4, 4, 7, 4])).tolist()
+    [0, 2, 3]
+    >>> run_starts(np.array([])).tolist()
+    []
+    """
+    if len(values) == 0:
+        return np.empty(0, dtype=np.int64)
+    return np.concatenate((_ZERO, np.flatnonzero(values[1:] != values[:-1]) + 1))
+
+
+def first_of_runs(values: np.ndarray) -> npt.NDArray[np.bool_]:
+    """True where an element differs from the one before it (and for the first).
+
+    >>> first_of_runs(np.array([1, 1, 2])).tolist()
+    [True, False, True]
+    """
+    if len(values) == 0:
+        return np.empty(0, dtype=np.bool_)
+    return np.concatenate((_TRUE, values[1:] != values[:-1]))
+
+
+def run_lengths(starts: I64, total: int) -> I64:
+    """Lengths of the runs beginning at ``starts`` in an array of ``total`` elements (what
+    ``np.diff(starts, append=total)`` gives, without its broadcasting machinery).
+
+    >>> run_lengths(np.array([0, 2, 3]), 4).tolist()
+    [2, 1, 1]
+    """
+    ends = np.empty(len(starts), dtype=np.int64)
+    ends[:-1] = starts[1:]
+    if len(starts):
+        ends[-1] = total
+    return ends - starts

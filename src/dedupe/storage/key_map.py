@@ -1,0 +1,153 @@
+"""Band key -> records that have it, held in memory beside an SQLite index.
+
+Why not a table: a record's 32 band keys are random numbers, so indexing them in a B-tree
+dirties 32 random pages per add, and a commit writes every dirty page to the write-ahead log
+(33 pages, 0.6 ms of the 1.2 ms an add took). The keys are instead stored with their record
+(one appended row, 2-4 pages per commit) and looked up here: sorted ``uint64`` codes
+``(key + 2**31) << 32 | seq`` (8 bytes per key: 256 MB for a million 32-band records) in a few
+runs, each at most a quarter of the one before (a log-structured merge: O(log n) runs to search,
+each key copied O(log n) times), plus a dict of the last :data:`MERGE_MIN_KEYS` keys added.
+
+The map is derived data: the database stays the only truth. It is a superset of what the
+database holds: a removed record's keys stay until the map is rebuilt (the next open), and
+lookups return seqs that the caller resolves against the database, where missing ones drop out.
+What the map must never miss is a record the database holds, so it follows the database by
+``seq``: the store reads the rows above :attr:`KeyMap.seen` at the start of every transaction.
+Seqs are committed in increasing order (SQLite's AUTOINCREMENT under the write lock); a
+transaction's own rows are put into the map before it commits and forgotten again
+(:meth:`KeyMap.forget_after`) if it rolls back, since a rolled-back seq can be given again to
+another record.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+import numpy.typing as npt
+
+U64 = npt.NDArray[np.uint64]
+I64 = npt.NDArray[np.int64]
+
+_OFFSET = 1 << 31  # keys are signed 32-bit
+_LOW = np.uint64(0xFFFFFFFF)
+_SHIFT = np.uint64(32)
+#: Recent keys held in the dict before a merge into the sorted array (at least).
+MERGE_MIN_KEYS = 1 << 16
+#: Largest seq the codes can hold.
+MAX_SEQ = (1 << 32) - 1
+
+
+def encode_keys(keys: Sequence[int]) -> bytes:
+    """Band keys as stored with their record: little-endian int32s."""
+    return np.asarray(keys, dtype="<i4").tobytes()
+
+
+def decode_keys(blob: bytes) -> I64:
+    return np.frombuffer(blob, dtype="<i4").astype(np.int64)
+
+
+def _codes(seqs: I64, keys: I64) -> U64:
+    return ((keys + _OFFSET).astype(np.uint64) << _SHIFT) | seqs.astype(np.uint64)
+
+
+class KeyMap:
+    """Which seqs have each band key; safe to share between threads."""
+
+    def __init__(self) -> None:
+        # Sorted runs of codes, each at most a quarter of the one before it: O(log n) runs, and
+        # a key is copied O(log n) times as runs merge (a log-structured merge).
+        self._runs: list[U64] = []
+        self._recent: dict[int, list[int]] = {}
+        self._recent_count = 0
+        self._recent_seqs: list[tuple[int, tuple[int, ...]]] = []
+        self._lock = threading.Lock()
+        #: The largest seq read into the map (0: none).
+        self.seen = 0
+
+    def __len__(self) -> int:
+        return sum(map(len, self._runs)) + self._recent_count
+
+    def load(self, seqs: I64, keys: I64, last: int) -> None:
+        """Many records at once (``keys[i]`` belongs to ``seqs[i]``), seqs above :attr:`seen`
+        and up to ``last``, the largest seq read (a record may have no keys)."""
+        if last > MAX_SEQ:
+            raise OverflowError(f"seq {last} is beyond the key map's {MAX_SEQ}")
+        codes = np.sort(_codes(np.asarray(seqs, np.int64), np.asarray(keys, np.int64)))
+        with self._lock:
+            self._push_locked(codes)
+            self.seen = max(self.seen, last)
+
+    def add(self, seq: int, keys: Iterable[int]) -> None:
+        """One record's keys (its seq above :attr:`seen`)."""
+        if seq > MAX_SEQ:
+            raise OverflowError(f"seq {seq} is beyond the key map's {MAX_SEQ}")
+        keys = tuple(keys)
+        with self._lock:
+            for key in keys:
+                self._recent.setdefault(key, []).append(seq)
+            self._recent_count += len(keys)
+            self._recent_seqs.append((seq, keys))
+            self.seen = max(self.seen, seq)
+
+    def settle(self) -> None:
+        """Between transactions: move the recent keys into a sorted run once there are
+        :data:`MERGE_MIN_KEYS` of them. After this, :meth:`forget_after` cannot reach below
+        the current :attr:`seen`."""
+        with self._lock:
+            if self._recent_count >= MERGE_MIN_KEYS:
+                seqs = [seq for seq, keys in self._recent_seqs for _ in keys]
+                keys = [key for _, keys in self._recent_seqs for key in keys]
+                codes = np.sort(_codes(np.array(seqs, np.int64), np.array(keys, np.int64)))
+                self._recent.clear()
+                self._recent_count = 0
+                self._recent_seqs = []
+                self._push_locked(codes)
+
+    def forget_after(self, seq: int) -> None:
+        """Drop the records above ``seq`` added since the last :meth:`settle` (a rolled-back
+        transaction's) and make ``seq`` the last one seen."""
+        with self._lock:
+            while self._recent_seqs and self._recent_seqs[-1][0] > seq:
+                gone, keys = self._recent_seqs.pop()
+                for key in keys:
+                    holders = self._recent[key]
+                    holders.remove(gone)
+                    if not holders:
+                        del self._recent[key]
+                self._recent_count -= len(keys)
+            self.seen = min(self.seen, seq)
+
+    def lookup(self, keys: Sequence[int]) -> list[int]:
+        """The distinct seqs having any of ``keys``, ascending."""
+        if not keys:
+            return []
+        # Sorted needles: numpy's binary search starts each from the last one's place.
+        low = np.sort((np.asarray(keys, dtype=np.int64) + _OFFSET).astype(np.uint64) << _SHIFT)
+        high = low | _LOW
+        found: list[int] = []
+        hits: list[U64] = []
+        with self._lock:
+            for key in keys:
+                found.extend(self._recent.get(key, ()))
+            for run in self._runs:
+                begin = np.searchsorted(run, low, side="left")
+                end = np.searchsorted(run, high, side="right")
+                some = end > begin
+                for b, e in zip(begin[some].tolist(), end[some].tolist(), strict=True):
+                    hits.append(run[b:e])
+        if hits:
+            found.extend((np.concatenate(hits) & _LOW).tolist())
+        return sorted(set(found))
+
+    def _push_locked(self, codes: U64) -> None:
+        """Add a sorted run, merging it with the last ones while it is at least a quarter of
+        the one before (one pass each: np.insert where searchsorted puts the codes)."""
+        if len(codes) == 0:
+            return
+        self._runs.append(codes)
+        while len(self._runs) > 1 and 4 * len(self._runs[-1]) >= len(self._runs[-2]):
+            small = self._runs.pop()
+            large = self._runs.pop()
+            self._runs.append(np.insert(large, np.searchsorted(large, small), small))
