@@ -16,6 +16,7 @@ from dedupe import Index
 from dedupe.storage.key_map import KeyMap
 from tests.corpus_gen import corpus
 
+DEFAULTS = (key_map.MERGE_MIN_KEYS, key_map._DIRECTORY_MIN_CODES)
 KEYS = st.lists(st.integers(-(2**31), 2**31 - 1) | st.integers(-3, 3), max_size=6)
 
 
@@ -26,6 +27,7 @@ class KeyMapMachine(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
         key_map.MERGE_MIN_KEYS = 4  # merge runs often
+        key_map._DIRECTORY_MIN_CODES = 8  # and give the larger ones a directory
         self.map = KeyMap()
         self.committed: dict[int, set[int]] = {}
         self.open: dict[int, set[int]] | None = None
@@ -33,7 +35,7 @@ class KeyMapMachine(RuleBasedStateMachine):
         self.next_seq = 1
 
     def teardown(self) -> None:
-        key_map.MERGE_MIN_KEYS = 1 << 16
+        key_map.MERGE_MIN_KEYS, key_map._DIRECTORY_MIN_CODES = DEFAULTS
 
     @precondition(lambda self: self.open is None)
     @rule()
