@@ -54,7 +54,14 @@ REPO = HERE.parent
 CACHE_DIR = HERE / ".cache"
 DEFAULT_OUT = HERE / "results" / "speed.json"
 
-TOOLS = ("dedupe-docs", "dedupe-full", "datasketch-loop", "datasketch-bulk", "rensa")
+TOOLS = (
+    "dedupe-docs",
+    "dedupe-exact",
+    "dedupe-full",
+    "datasketch-loop",
+    "datasketch-bulk",
+    "rensa",
+)
 PEERS = ("datasketch-loop", "datasketch-bulk", "rensa")
 #: Bumped whenever the scaled corpus changes for a given seed, so a stale cached file is not read.
 CORPUS_VERSION = 1
@@ -445,7 +452,11 @@ def _cluster_arrays(
     }
 
 
-def run_dedupe_docs(path: Path, settings: Settings) -> tuple[dict[str, I64], Stages]:
+def run_dedupe_docs(
+    path: Path, settings: Settings, verify: str = "estimate"
+) -> tuple[dict[str, I64], Stages]:
+    """Documents only; ``verify="exact"`` (the ``dedupe-exact`` tool) decides candidates on
+    exact shingle sets instead of signatures."""
     import dedupe
 
     clock = Clock()
@@ -464,6 +475,7 @@ def run_dedupe_docs(path: Path, settings: Settings) -> tuple[dict[str, I64], Sta
         num_perm=settings.num_perm,
         shingle=f"word:{settings.ngram_words}",
         paragraphs=False,
+        verify=verify,
         jobs=settings.jobs,
     )
     clock.lap("read+scan")
@@ -481,8 +493,9 @@ def _worker(argv: Sequence[str]) -> int:
     tool, corpus_path, result_path, settings_json = argv
     settings = Settings(**json.loads(settings_json))
     started = time.perf_counter()
-    if tool == "dedupe-docs":
-        arrays, stages = run_dedupe_docs(Path(corpus_path), settings)
+    if tool in ("dedupe-docs", "dedupe-exact"):
+        verify = "exact" if tool == "dedupe-exact" else "estimate"
+        arrays, stages = run_dedupe_docs(Path(corpus_path), settings, verify)
     elif tool in ("datasketch-loop", "datasketch-bulk"):
         arrays, stages = run_datasketch(Path(corpus_path), settings, bulk=tool == "datasketch-bulk")
     elif tool == "rensa":

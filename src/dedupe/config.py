@@ -11,6 +11,7 @@ from dedupe.errors import ConfigError
 ShingleKind = Literal["word", "char"]
 KeepRule = Literal["first", "longest"]
 Measure = Literal["jaccard", "containment"]
+Verify = Literal["estimate", "exact"]
 
 #: In containment mode a shorter document is compared with longer ones down to this ratio of
 #: their shingle counts: LSH needs a Jaccard floor, and a copy holding half of its source at
@@ -78,6 +79,15 @@ class ScanConfig:
         found 93-97 % of the copies cut to 55-70 % with pair precision 0.999-1.0 (0.8: 83-92 %
         and 1.0; 0.7: 98-99 % and 0.993).
 
+    Verification
+        ``verify="estimate"`` decides a candidate pair on its MinHash estimate: the share of equal
+        signature positions, off by sqrt(J(1-J)/num_perm) (0.035 at J=0.8 with 128
+        permutations), so about a third of the pairs just above the threshold fall below it.
+        ``verify="exact"`` decides every candidate on the exact Jaccard similarity of the two
+        shingle sets (kept in a temporary file during the scan, 4 bytes a distinct shingle):
+        a candidate pair is linked if and only if it reaches the threshold, and the reported
+        similarities are exact. The local engine only; an index verifies by estimate.
+
     Paragraph level
         Paragraphs of at least ``min_paragraph_words`` words are compared inside each document on
         exact sets of word ``paragraph_ngram``-grams: a later paragraph is a repeat when its Jaccard
@@ -105,6 +115,7 @@ class ScanConfig:
     paragraph_containment: float = 0.8
     paragraph_num_perm: int = 32
     boilerplate_min_docs: int = 0
+    verify: Verify = "estimate"
     strict: bool = False
 
     def __post_init__(self) -> None:
@@ -133,6 +144,8 @@ class ScanConfig:
             )
         if self.keep not in (None, "first", "longest"):
             raise ConfigError(f"keep must be 'first' or 'longest', got {self.keep!r}")
+        if self.verify not in ("estimate", "exact"):
+            raise ConfigError(f"verify must be 'estimate' or 'exact', got {self.verify!r}")
         if self.measure not in ("jaccard", "containment"):
             raise ConfigError(f"measure must be 'jaccard' or 'containment', got {self.measure!r}")
         if not 0 <= self.seed < 2**32:

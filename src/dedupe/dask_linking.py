@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from dedupe.core.lsh import I64, band_key, band_pairs
+from dedupe.core.runs import sorted_unique
 from dedupe.core.stars import (
     fingerprint,
     large_star,
@@ -129,7 +130,7 @@ def _shard_band_split(
 def _route_rows(pairs: I64, starts: I64) -> list[I64]:
     """The rows a bucket's pairs need, split by the partition that holds them (global rows,
     sorted, distinct)."""
-    needed = np.unique(pairs)
+    needed = sorted_unique(pairs)
     bounds = np.searchsorted(needed, starts)
     return [needed[lo:hi] for lo, hi in itertools.pairwise(bounds.tolist())]
 

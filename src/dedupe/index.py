@@ -137,6 +137,7 @@ def index_parameters(config: ScanConfig) -> dict[str, Any]:
     )
     out = config.as_dict()
     out.pop("strict")
+    out.pop("verify")  # always "estimate" (refused otherwise)
     out.update(
         format=INDEX_FORMAT,
         normalisation_version=NORMALISATION_VERSION,
@@ -161,6 +162,11 @@ def _refuse_unsupported(config: ScanConfig) -> None:
         raise ConfigError(
             "an index does not remove cross-document boilerplate "
             f"(boilerplate_min_docs={config.boilerplate_min_docs}); use 0"
+        )
+    if config.verify != "estimate":
+        raise ConfigError(
+            "an index verifies on the signatures it stores, not on exact shingle sets "
+            f"(verify={config.verify!r}); use 'estimate'"
         )
 
 

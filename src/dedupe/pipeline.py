@@ -12,7 +12,7 @@ import itertools
 import os
 from collections import Counter, deque
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Literal
 
 import numpy as np
@@ -35,6 +35,7 @@ from dedupe.core.verify import accepted, estimated_jaccard
 from dedupe.errors import InputError
 from dedupe.records import Origin, Record, Skipped
 from dedupe.result import RULE_CODE, RULES, Analysis, ClusterTable, Verdict
+from dedupe.set_spool import ExactlyVerified, SetSpool
 
 if TYPE_CHECKING:
     from concurrent.futures import Future, ProcessPoolExecutor
@@ -181,6 +182,18 @@ class Scanner:
         self.analysis = Analysis()
         self._pending: list[Record] = []
         self._pending_chars = 0
+        self._spool = SetSpool() if config.verify == "exact" else None
+
+    def _collect(self, batch: BatchFeatures) -> None:
+        """Keep a signed batch; its documents' shingle sets (``verify="exact"``) go to disk."""
+        if self._spool is not None:
+            self._spool.append(batch.doc_set_sizes, batch.doc_set_values)
+            batch = replace(
+                batch,
+                doc_set_sizes=np.empty(0, dtype=np.int64),
+                doc_set_values=np.empty(0, dtype=np.uint32),
+            )
+        self.batches.append(batch)
 
     # -- intake -----------------------------------------------------------------------------
     def _skip(self, skipped: Skipped) -> None:
@@ -217,7 +230,7 @@ class Scanner:
             return
         texts = [record.text for record in self._pending]
         if self.jobs == 1:
-            self.batches.append(featurise(texts, self.config, self.perms))
+            self._collect(featurise(texts, self.config, self.perms))
         elif self._pool is None and self._first_texts is None:
             # Hold the first batch back: if the input ends here, it is signed in-process.
             self._first_texts = texts
@@ -245,14 +258,14 @@ class Scanner:
         self._in_flight.append(self._pool.submit(featurise, texts, self.config, self.perms))
         # Bound the batches held in memory: results are collected in submission order.
         while len(self._in_flight) > 2 * self.jobs:
-            self.batches.append(self._in_flight.popleft().result())
+            self._collect(self._in_flight.popleft().result())
 
     def _drain(self) -> None:
         if self._first_texts is not None:
             first, self._first_texts = self._first_texts, None
-            self.batches.append(featurise(first, self.config, self.perms))
+            self._collect(featurise(first, self.config, self.perms))
         while self._in_flight:
-            self.batches.append(self._in_flight.popleft().result())
+            self._collect(self._in_flight.popleft().result())
         if self._pool is not None:
             self._pool.shutdown()
             self._pool = None
@@ -262,13 +275,21 @@ class Scanner:
         if self._pool is not None:
             self._pool.shutdown(cancel_futures=True)
             self._pool = None
+        if self._spool is not None:
+            self._spool.close()
+            self._spool = None
 
     # -- pass one's end -----------------------------------------------------------------------
     def finish(self) -> PassOne:
         self.flush()
         self._drain()
         result = PassOne(self.analysis)
-        removed = self._documents(result)
+        try:
+            removed = self._documents(result)
+        finally:
+            if self._spool is not None:
+                self._spool.close()
+                self._spool = None
         self._paragraphs(result, removed)
         stats = self.analysis.stats
         stats.records_skipped = len(self.analysis.skipped)
@@ -301,6 +322,8 @@ class Scanner:
         n = len(self.ids)
         docs = self.signed_documents()
         signatures = self.document_signatures(docs)
+        if self._spool is not None:  # candidates from the bands, decided on exact sets
+            signatures = ExactlyVerified(signatures, *self._spool.sets())
         exact_pairs, representative = exact_links(docs)
         # Band by band, skipping pairs already connected: the same components as verifying
         # every candidate, without holding all of them. A corpus with many copies of each

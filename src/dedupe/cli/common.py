@@ -59,6 +59,11 @@ class Measure(StrEnum):
     containment = "containment"
 
 
+class Verify(StrEnum):
+    estimate = "estimate"
+    exact = "exact"
+
+
 # Options that several commands share.
 FormatOption = Annotated[
     InputFormat | None,

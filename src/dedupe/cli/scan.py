@@ -20,6 +20,7 @@ from dedupe.cli.common import (
     Keep,
     Measure,
     TextField,
+    Verify,
     app,
     counted,
     err,
@@ -51,7 +52,12 @@ def _explain_bands(cfg: ScanConfig) -> None:
         if 0 < similarity <= 1:
             p = float(candidate_probability(similarity, bands, rows))
             out.print(f"  P(candidate | Jaccard {similarity:.2f}) = {p:.3f}")
-    out.print("  every candidate is verified on its full signature before it joins a cluster")
+    if cfg.verify == "exact":
+        out.print(
+            "  every candidate is decided on the exact Jaccard similarity of its shingle sets"
+        )
+    else:
+        out.print("  every candidate is verified on its full signature before it joins a cluster")
 
 
 @app.command(no_args_is_help=True)
@@ -119,6 +125,16 @@ def scan(
             "a longer one must hold.",
         ),
     ] = DEFAULTS.containment_threshold,
+    verify: Annotated[
+        Verify,
+        typer.Option(
+            help="How a candidate pair (documents sharing an LSH band) is decided. estimate: on "
+            "its MinHash signatures (fast; a pair just above --threshold is missed about a "
+            "third of the time). exact: on the exact Jaccard similarity of the two shingle "
+            "sets, kept in a temporary file during the scan (no candidate at or above the "
+            "threshold is missed; slower). Local engine only.",
+        ),
+    ] = Verify.estimate,
     paragraphs: Annotated[
         bool,
         typer.Option(
@@ -216,6 +232,7 @@ def scan(
             keep=None if keep is None else keep.value,  # type: ignore[arg-type]
             measure=measure.value,  # type: ignore[arg-type]
             containment_threshold=containment_threshold,
+            verify=verify.value,  # type: ignore[arg-type]
             paragraphs=paragraphs,
             boilerplate_min_docs=boilerplate_min_docs,
             strict=strict,

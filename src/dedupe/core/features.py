@@ -17,12 +17,14 @@ from dedupe.config import ScanConfig
 from dedupe.core.clean import remove_spans
 from dedupe.core.normalise import normalise_text
 from dedupe.core.repeats import overlapping_units, repeated_units
+from dedupe.core.runs import sorted_unique
 from dedupe.core.segment import drop_spans, paragraph_spans
 from dedupe.core.shingle import (
     I64,
     U32,
     U64,
     distinct_per_unit,
+    distinct_sets,
     hash_codepoints,
     ngram_hashes,
     unit_hashes,
@@ -42,7 +44,9 @@ class BatchFeatures:
     document, in document then text order; ``unit_doc`` says whose. "Eligible" units (at least
     ``min_paragraph_words`` words) are the ones compared; ``eligible`` indexes into the units.
     ``repeat_earlier``/``repeat_later`` are unit indices of within-document repeats with their
-    exact Jaccard similarity.
+    exact Jaccard similarity. With ``verify="exact"`` each document's distinct shingles, sorted,
+    are ``doc_set_values`` (``doc_set_sizes`` per document, in document order); otherwise both
+    are empty.
     """
 
     doc_tokens: I64
@@ -58,6 +62,8 @@ class BatchFeatures:
     repeat_earlier: I64
     repeat_later: I64
     repeat_jaccard: F64
+    doc_set_sizes: I64
+    doc_set_values: U32
 
 
 def _segment(texts: list[str], with_units: bool) -> tuple[U64, I64, I64, I64, I64, I64]:
@@ -134,7 +140,7 @@ def featurise(
     repeat_earlier, repeat_later = eligible[earlier], eligible[later]
 
     # The document as it will be written: its tokens minus those of its repeated units.
-    repeated = np.unique(repeat_later)
+    repeated = sorted_unique(repeat_later)
     if len(repeated):
         gone = np.zeros(len(token_hashes) + 1, dtype=np.int64)
         np.add.at(gone, unit_begin[repeated], 1)
@@ -154,8 +160,15 @@ def featurise(
     else:
         written = _without_units(texts, unit_doc, unit_start, unit_end, repeated)
         doc_shingles, doc_owner = _char_shingles(written, config.shingle.size)
+    set_sizes = np.empty(0, dtype=np.int64)
+    set_values = np.empty(0, dtype=np.uint32)
+    if config.verify == "exact" and not lookup:
+        set_sizes, set_values = distinct_sets(doc_shingles, doc_owner, len(texts))
     if config.measure == "containment":
-        doc_sizes = distinct_per_unit(doc_shingles, doc_owner, len(texts))
+        if len(set_sizes):
+            doc_sizes = set_sizes
+        else:
+            doc_sizes = distinct_per_unit(doc_shingles, doc_owner, len(texts))
     else:  # only containment needs set sizes; counting them is a sort
         doc_sizes = np.zeros(len(texts), dtype=np.int64)
     if lookup:
@@ -181,6 +194,8 @@ def featurise(
         repeat_earlier=repeat_earlier,
         repeat_later=repeat_later,
         repeat_jaccard=jaccard,
+        doc_set_sizes=set_sizes,
+        doc_set_values=set_values,
     )
 
 
@@ -238,6 +253,8 @@ def concat_features(
         repeat_earlier=cat("repeat_earlier", np.int64, unit_offsets),
         repeat_later=cat("repeat_later", np.int64, unit_offsets),
         repeat_jaccard=cat("repeat_jaccard", np.float64),
+        doc_set_sizes=cat("doc_set_sizes", np.int64),
+        doc_set_values=cat("doc_set_values", np.uint32),
     )
 
 
@@ -264,6 +281,14 @@ def select_documents(batch: BatchFeatures, keep: np.ndarray) -> BatchFeatures:
         repeat_earlier=unit_number[batch.repeat_earlier[repeat_keep]],
         repeat_later=unit_number[batch.repeat_later[repeat_keep]],
         repeat_jaccard=batch.repeat_jaccard[repeat_keep],
+        doc_set_sizes=batch.doc_set_sizes[keep]
+        if len(batch.doc_set_sizes)
+        else batch.doc_set_sizes,
+        doc_set_values=(
+            batch.doc_set_values[np.repeat(keep, batch.doc_set_sizes)]
+            if len(batch.doc_set_sizes)
+            else batch.doc_set_values
+        ),
     )
 
 

@@ -17,6 +17,7 @@ import numpy as np
 import numpy.typing as npt
 
 from dedupe.core.cluster import merge_components
+from dedupe.core.runs import sorted_unique
 from dedupe.core.shingle import U32, U64
 from dedupe.core.verify import estimated_jaccard
 
@@ -163,7 +164,7 @@ def pairs_sharing_keys(keys: U64, mask: npt.NDArray[np.bool_] | None = None) -> 
     if not found:
         return np.empty((0, 2), dtype=np.int64)
     pairs = np.sort(np.concatenate(found), axis=1)
-    codes = np.unique(pairs[:, 0] * np.int64(keys.shape[0]) + pairs[:, 1])
+    codes = sorted_unique(pairs[:, 0] * np.int64(keys.shape[0]) + pairs[:, 1])
     return np.stack([codes // keys.shape[0], codes % keys.shape[0]], axis=1)
 
 

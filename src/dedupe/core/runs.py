@@ -50,3 +50,17 @@ def run_lengths(starts: I64, total: int) -> I64:
     if len(starts):
         ends[-1] = total
     return ends - starts
+
+
+def sorted_unique(values: np.ndarray) -> np.ndarray:
+    """The distinct values, ascending: ``np.unique(values)`` by sorting.
+
+    numpy 2.3+ answers a plain ``np.unique`` from a hash table, measured here at 146 ms for
+    200,000 random uint64 (a sort: 2.6 ms) and 10.7 s for 2 million; with ``return_counts``
+    or ``return_inverse`` it still sorts.
+
+    >>> sorted_unique(np.array([3, 1, 3, 2])).tolist()
+    [1, 2, 3]
+    """
+    ordered = np.sort(values, axis=None)
+    return ordered[first_of_runs(ordered)]

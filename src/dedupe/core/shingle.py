@@ -12,6 +12,8 @@ import numpy as np
 import numpy.typing as npt
 import xxhash
 
+from dedupe.core.runs import sorted_unique
+
 U32 = npt.NDArray[np.uint32]
 U64 = npt.NDArray[np.uint64]
 I64 = npt.NDArray[np.int64]
@@ -135,5 +137,19 @@ def distinct_per_unit(shingles: U32, owner: I64, num_units: int) -> I64:
     [2, 0, 1]
     """
     keys = (np.asarray(owner, dtype=np.uint64) << np.uint64(32)) | shingles.astype(np.uint64)
-    units = (np.unique(keys) >> np.uint64(32)).astype(np.int64)
+    units = (sorted_unique(keys) >> np.uint64(32)).astype(np.int64)
     return np.bincount(units, minlength=num_units).astype(np.int64)
+
+
+def distinct_sets(shingles: U32, owner: I64, num_units: int) -> tuple[I64, U32]:
+    """Each unit's distinct shingles, sorted, concatenated in unit order, and how many each
+    unit has (``owner`` as :func:`ngram_hashes` returns it).
+
+    >>> sizes, values = distinct_sets(np.array([5, 5, 7, 5], np.uint32), np.array([0, 0, 0, 2]), 3)
+    >>> sizes.tolist(), values.tolist()
+    ([2, 0, 1], [5, 7, 5])
+    """
+    keys = (np.asarray(owner, dtype=np.uint64) << np.uint64(32)) | shingles.astype(np.uint64)
+    keys = sorted_unique(keys)
+    sizes = np.bincount((keys >> np.uint64(32)).astype(np.int64), minlength=num_units)
+    return sizes.astype(np.int64), (keys & np.uint64(0xFFFFFFFF)).astype(np.uint32)

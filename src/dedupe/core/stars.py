@@ -17,6 +17,8 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
+from dedupe.core.runs import sorted_unique
+
 I64 = npt.NDArray[np.int64]
 
 _EMPTY = np.empty((0, 2), dtype=np.int64)
@@ -112,7 +114,7 @@ def star_labels(num_nodes: int, stars: I64) -> I64:
     their own number. Raises if ``stars`` are not stars (a node with two centres)."""
     labels = np.arange(num_nodes, dtype=np.int64)
     if len(stars):
-        if len(np.unique(stars[:, 0])) != len(stars):
+        if len(sorted_unique(stars[:, 0])) != len(stars):
             raise RuntimeError("star contraction did not converge: a node has two centres")
         labels[stars[:, 0]] = stars[:, 1]
     return labels

@@ -1,0 +1,35 @@
+"""Exact Jaccard of many pairs against a set-by-set computation."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import dedupe.core.exact as exact
+from dedupe.core.exact import pair_jaccard
+from dedupe.core.shingle import distinct_sets
+from dedupe.core.verify import exact_jaccard
+
+SETS = st.lists(
+    st.lists(st.integers(0, 40) | st.integers(0, 2**32 - 1), max_size=30), min_size=1, max_size=8
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(sets=SETS, data=st.data(), chunk=st.sampled_from([1, 7, 1 << 22]))
+def test_pair_jaccard_equals_set_by_set(sets, data, chunk):
+    shingles = np.array([v for s in sets for v in s], dtype=np.uint32)
+    owner = np.repeat(np.arange(len(sets)), [len(s) for s in sets])
+    sizes, values = distinct_sets(shingles, owner, len(sets))
+    starts = np.cumsum(sizes) - sizes
+    rows = st.integers(0, len(sets) - 1)
+    pairs = np.array(data.draw(st.lists(st.tuples(rows, rows), max_size=12)), dtype=np.int64)
+    pairs = pairs.reshape(-1, 2)
+    saved, exact.CHUNK_ELEMENTS = exact.CHUNK_ELEMENTS, chunk  # small chunks: many rounds
+    try:
+        got = pair_jaccard(values, starts, sizes, pairs)
+    finally:
+        exact.CHUNK_ELEMENTS = saved
+    expected = [exact_jaccard(sets[a], sets[b]) for a, b in pairs.tolist()]
+    assert got.tolist() == expected
