@@ -161,3 +161,19 @@ def test_an_index_of_the_band_key_table_layout_is_moved_to_this_one(tmp_path):
     with sqlite3.connect(path) as db:
         assert db.execute("SELECT 1 FROM sqlite_master WHERE name = 'band_keys'").fetchone() is None
         assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+
+
+def test_opening_reads_the_keys_in_chunks_into_one_run(tmp_path, monkeypatch):
+    import dedupe.storage.sqlite as sqlite_store
+
+    docs = corpus(23, originals=30, copies=15)
+    path = tmp_path / "i.sqlite"
+    with Index(path) as index:
+        index.add_many(docs)
+        verdicts = _verdicts(index, docs)
+    monkeypatch.setattr(sqlite_store, "_ADD_ONE_BY_ONE", 2)
+    monkeypatch.setattr(sqlite_store, "_CATCH_UP_ROWS", 7)
+    with Index(path) as reopened:
+        runs = reopened._store._keys._runs  # type: ignore[attr-defined]
+        assert len(runs) == 1 and len(runs[0]) == 32 * len(docs)
+        assert _verdicts(reopened, docs) == verdicts

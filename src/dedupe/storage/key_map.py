@@ -51,8 +51,10 @@ def decode_keys(blob: bytes) -> I64:
     return np.frombuffer(blob, dtype="<i4").astype(np.int64)
 
 
-def _codes(seqs: I64, keys: I64) -> U64:
-    return ((keys + _OFFSET).astype(np.uint64) << _SHIFT) | seqs.astype(np.uint64)
+def codes_of(seqs: I64, keys: I64) -> U64:
+    """The map's codes of ``(seq, key)`` pairs: the key (made unsigned) above the seq."""
+    keys = np.asarray(keys, dtype=np.int64)
+    return ((keys + _OFFSET).astype(np.uint64) << _SHIFT) | np.asarray(seqs).astype(np.uint64)
 
 
 class _Run:
@@ -114,9 +116,14 @@ class KeyMap:
     def load(self, seqs: I64, keys: I64, last: int) -> None:
         """Many records at once (``keys[i]`` belongs to ``seqs[i]``), seqs above :attr:`seen`
         and up to ``last``, the largest seq read (a record may have no keys)."""
+        self.load_codes(codes_of(seqs, keys), last)
+
+    def load_codes(self, codes: U64, last: int) -> None:
+        """:meth:`load` of :func:`codes_of` (sorted here, in place): one sort and one run for
+        all the records read at open, not a merge per chunk read."""
         if last > MAX_SEQ:
             raise OverflowError(f"seq {last} is beyond the key map's {MAX_SEQ}")
-        codes = np.sort(_codes(np.asarray(seqs, np.int64), np.asarray(keys, np.int64)))
+        codes.sort()
         with self._lock:
             self._push_locked(codes)
             self.seen = max(self.seen, last)
@@ -141,7 +148,7 @@ class KeyMap:
             if self._recent_count >= MERGE_MIN_KEYS:
                 seqs = [seq for seq, keys in self._recent_seqs for _ in keys]
                 keys = [key for _, keys in self._recent_seqs for key in keys]
-                codes = np.sort(_codes(np.array(seqs, np.int64), np.array(keys, np.int64)))
+                codes = np.sort(codes_of(np.array(seqs, np.int64), np.array(keys, np.int64)))
                 self._recent.clear()
                 self._recent_count = 0
                 self._recent_seqs = []

@@ -44,7 +44,7 @@ from typing import Any
 import numpy as np
 
 from dedupe.storage.base import StoredDocument
-from dedupe.storage.key_map import KeyMap, decode_keys, encode_keys
+from dedupe.storage.key_map import KeyMap, codes_of, decode_keys, encode_keys
 
 # Seconds a writer waits for another process's transaction before giving up.
 BUSY_TIMEOUT_SECONDS = 60.0
@@ -331,15 +331,20 @@ class SQLiteStore:
             rows = db.execute(
                 "SELECT seq, keys FROM documents WHERE seq > ? ORDER BY seq", (self._keys.seen,)
             )
+            parts: list[np.ndarray] = []
+            last = 0
             while chunk := rows.fetchmany(_CATCH_UP_ROWS):
-                if len(chunk) <= _ADD_ONE_BY_ONE:
-                    for seq, blob in chunk:
+                if not parts and len(chunk) <= _ADD_ONE_BY_ONE:
+                    for seq, blob in chunk:  # the usual case: a few adds by other writers
                         self._keys.add(seq, decode_keys(blob).tolist())
                     continue
                 seqs = np.fromiter((seq for seq, _ in chunk), np.int64, len(chunk))
                 counts = np.fromiter((len(blob) // 4 for _, blob in chunk), np.int64, len(chunk))
                 keys = decode_keys(b"".join(blob for _, blob in chunk))
-                self._keys.load(np.repeat(seqs, counts), keys, last=int(seqs[-1]))
+                parts.append(codes_of(np.repeat(seqs, counts), keys))
+                last = int(seqs[-1])
+            if parts:
+                self._keys.load_codes(np.concatenate(parts), last)
 
     def _checkpoint_when_woken(self) -> None:
         db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None)
