@@ -308,14 +308,15 @@ class SQLiteStore:
     ) -> Iterator[SQLiteTransaction]:
         db.execute(begin)
         before = db.total_changes
+        mark: int | None = None  # the last seq seen before this transaction's own adds
         try:
             if catch_up:
                 self._catch_up(db)  # the first read: it fixes the snapshot of a reader
-            mark = self._keys.seen
+                mark = self._keys.seen
             yield SQLiteTransaction(db, self._packed, self._keys)
         except BaseException:
             db.execute("ROLLBACK")
-            if catch_up:
+            if mark is not None:
                 self._keys.forget_after(mark)
             raise
         db.execute("COMMIT")
