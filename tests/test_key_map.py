@@ -4,6 +4,7 @@ catching up with other writers, forgetting a rolled-back transaction, the earlie
 from __future__ import annotations
 
 import sqlite3
+from pathlib import Path
 
 import numpy as np
 from hypothesis import settings
@@ -177,3 +178,58 @@ def test_opening_reads_the_keys_in_chunks_into_one_run(tmp_path, monkeypatch):
         runs = reopened._store._keys._runs  # type: ignore[attr-defined]
         assert len(runs) == 1 and len(runs[0]) == 32 * len(docs)
         assert _verdicts(reopened, docs) == verdicts
+
+
+def test_a_large_map_is_left_on_disk_and_opened_from_there(tmp_path, monkeypatch):
+    import dedupe.storage.sqlite as sqlite_store
+
+    monkeypatch.setattr(sqlite_store, "SNAPSHOT_MIN_KEYS", 64)
+    docs = corpus(24, originals=30, copies=15)
+    path = tmp_path / "i.sqlite"
+    snapshot = tmp_path / "i.sqlite.keys"
+    with Index(path) as index:
+        index.add_many(docs[:30])
+    assert snapshot.exists()
+    with Index(path) as index:
+        assert index._store._snapshot_keys == 32 * 30  # type: ignore[attr-defined]
+        index.add_many(docs[30:])  # beyond the snapshot: read from the database
+        verdicts = _verdicts(index, docs)
+        assert index.stats().bytes_on_disk >= snapshot.stat().st_size
+    with Index(path) as index:  # the snapshot written on close covers every record
+        assert index._store._snapshot_keys == 32 * len(docs)  # type: ignore[attr-defined]
+        assert _verdicts(index, docs) == verdicts
+
+
+def test_a_snapshot_that_does_not_match_the_database_is_not_used(tmp_path, monkeypatch):
+    import dedupe.storage.sqlite as sqlite_store
+
+    monkeypatch.setattr(sqlite_store, "SNAPSHOT_MIN_KEYS", 64)
+    docs = corpus(25, originals=30, copies=15)
+    path = tmp_path / "i.sqlite"
+    snapshot = tmp_path / "i.sqlite.keys"
+    with Index(path) as index:
+        index.add_many(docs)
+        verdicts = _verdicts(index, docs)
+    kept = snapshot.read_bytes()
+
+    def opened_from_snapshot() -> bool:
+        with Index(path) as index:
+            assert _verdicts(index, docs) == verdicts
+            return bool(index._store._snapshot_keys)  # type: ignore[attr-defined]
+
+    assert opened_from_snapshot()
+    snapshot.write_bytes(kept[:-8])  # cut short
+    assert not opened_from_snapshot()
+    snapshot.write_bytes(kept)
+    with Index(path) as index:  # the record the snapshot ends at goes
+        index.remove(docs[-1][0])
+        verdicts = _verdicts(index, docs)
+    snapshot.write_bytes(kept)
+    assert not opened_from_snapshot()
+    for suffix in ("", "-wal", "-shm"):  # another database at the same path
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+    with Index(path) as index:
+        index.add_many(docs[:5])
+        verdicts = _verdicts(index, docs)
+    snapshot.write_bytes(kept)
+    assert not opened_from_snapshot()

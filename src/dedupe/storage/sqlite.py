@@ -31,20 +31,30 @@ process cannot interleave with another process's add. Readers never block writer
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import sqlite3
 import struct
 import threading
+import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import xxhash
 
 from dedupe.storage.base import StoredDocument
-from dedupe.storage.key_map import KeyMap, codes_of, decode_keys, encode_keys
+from dedupe.storage.key_map import (
+    KeyMap,
+    codes_of,
+    decode_keys,
+    encode_keys,
+    read_snapshot,
+    write_snapshot,
+)
 
 # Seconds a writer waits for another process's transaction before giving up.
 BUSY_TIMEOUT_SECONDS = 60.0
@@ -67,6 +77,17 @@ CREATE INDEX IF NOT EXISTS documents_by_keeper ON documents (keeper) WHERE keepe
 """
 
 _COLUMNS = "seq, id, keeper, size, signature"
+#: The key map's snapshot beside the database (key_map.py), written on close once the map
+#: holds this many keys (32,768 records of 32 bands): below it reading the keys is instant.
+SNAPSHOT_SUFFIX = ".keys"
+SNAPSHOT_MIN_KEYS = 1 << 20
+_STORE_ID = "store_id"  # a random id per database, in the parameters table
+
+
+def _id_hash(doc_id: str) -> int:
+    return xxhash.xxh64_intdigest(doc_id.encode("utf-8", "surrogatepass"))
+
+
 #: Up to this many new rows, catching up adds them to the key map one by one.
 _ADD_ONE_BY_ONE = 256
 #: Rows read at a time when catching up (at open: all of them).
@@ -277,8 +298,19 @@ class SQLiteStore:
                 db.execute("INSERT INTO parameters VALUES (?, ?)", (_ENCODING, _PACKED))
                 found = (_PACKED,)
             self._packed = found is not None and found[0] == _PACKED
-        with self._transaction(db, "BEGIN DEFERRED"):
-            pass  # the key map reads every record's keys, without holding the write lock
+            stored_id = db.execute("SELECT value FROM parameters WHERE name = ?", (_STORE_ID,))
+            found = stored_id.fetchone()
+            if found is None:
+                found = (uuid.uuid4().hex,)
+                db.execute("INSERT INTO parameters VALUES (?, ?)", (_STORE_ID, found[0]))
+            self._store_id = bytes.fromhex(found[0])
+        self._snapshot_path = Path(f"{path}{SNAPSHOT_SUFFIX}")
+        self._snapshot_keys = 0  # keys the map took from a snapshot
+        # The key map: from the snapshot when it is this store's and still matches the
+        # database, then every record added since; without the write lock.
+        with self._transaction(db, "BEGIN DEFERRED", catch_up=False):
+            self._start_from_snapshot(db)
+            self._catch_up(db)
 
     def _connection(self) -> sqlite3.Connection:
         if self._closed:
@@ -323,6 +355,33 @@ class SQLiteStore:
         self._keys.settle()
         if begin == "BEGIN IMMEDIATE":
             self._committed(db.total_changes - before)
+
+    def _start_from_snapshot(self, db: sqlite3.Connection) -> None:
+        found = read_snapshot(self._snapshot_path, self._store_id)
+        if found is None:
+            return
+        seen, seen_hash, codes = found
+        if seen:
+            # The record the snapshot ends at must be the one it saw: a database restored
+            # from an older copy, or rebuilt, gives its seqs to other records.
+            row = db.execute("SELECT id FROM documents WHERE seq = ?", (seen,)).fetchone()
+            if row is None or _id_hash(row[0]) != seen_hash:
+                return
+        self._keys.start_from(codes, seen)
+        self._snapshot_keys = len(codes)
+
+    def _write_snapshot(self, db: sqlite3.Connection) -> None:
+        """Leave the map on disk for the next open, when it is large and has grown by an
+        eighth since the snapshot it began with (a cache: a failure to write costs nothing)."""
+        size = len(self._keys)
+        if size < SNAPSHOT_MIN_KEYS or size - self._snapshot_keys < self._snapshot_keys // 8:
+            return
+        seen, codes = self._keys.snapshot()
+        row = db.execute("SELECT id FROM documents WHERE seq = ?", (seen,)).fetchone()
+        if row is None:  # the last record was removed: nothing to check a snapshot against
+            return
+        with contextlib.suppress(OSError):
+            write_snapshot(self._snapshot_path, self._store_id, seen, _id_hash(row[0]), codes)
 
     def _catch_up(self, db: sqlite3.Connection) -> None:
         """Read the band keys of the records added since the key map last looked (by this
@@ -386,15 +445,17 @@ class SQLiteStore:
         return self._transaction(self._connection(), "BEGIN IMMEDIATE")
 
     def size_bytes(self) -> int:
-        """The database and its write-ahead log on disk."""
+        """The database, its write-ahead log and the key map's snapshot on disk."""
         total = 0
-        for suffix in ("", "-wal"):
+        for suffix in ("", "-wal", SNAPSHOT_SUFFIX):
             part = Path(f"{self.path}{suffix}")
             if part.exists():
                 total += part.stat().st_size
         return total
 
     def close(self) -> None:
+        if not self._closed and self._connections:
+            self._write_snapshot(self._connections[0])
         with self._lock:
             self._closed = True
             connections, self._connections = self._connections, []
