@@ -12,21 +12,25 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-from dedupe.core.shingle import I64, U32
+from dedupe.core.shingle import I64, U32, U64
 
 F64 = npt.NDArray[np.float64]
 #: Shingles gathered per chunk (both sets of every pair in it): 4M take 32 MB as uint64.
 CHUNK_ELEMENTS = 1 << 22
 
 
-def _gather(values: U32, starts: I64, sizes: I64, rows: I64) -> tuple[U32, I64]:
-    """The sets of ``rows`` end to end, and each element's position in ``rows``."""
-    counts = sizes[rows]
-    total = int(counts.sum())
-    owner = np.repeat(np.arange(len(rows), dtype=np.int64), counts)
-    first = np.cumsum(counts) - counts
-    slots = np.repeat(starts[rows] - first, counts) + np.arange(total, dtype=np.int64)
-    return np.asarray(values[slots], dtype=np.uint32), owner
+def _tagged(values: U32, starts: I64, sizes: I64, rows: I64) -> U64:
+    """The sets of ``rows`` end to end, each value tagged with its row's place in ``rows``
+    above it: sorted, as each set is and the tags ascend. The sets are contiguous, so they are
+    sliced (a slice per row, ~0.3 µs) rather than gathered element by element (4x slower)."""
+    first = starts[rows]
+    parts = [
+        values[a:b] for a, b in zip(first.tolist(), (first + sizes[rows]).tolist(), strict=True)
+    ]
+    flat = np.concatenate(parts).astype(np.uint64) if parts else np.empty(0, dtype=np.uint64)
+    tags = np.repeat(np.arange(len(rows), dtype=np.uint64) << np.uint64(32), sizes[rows])
+    tags |= flat
+    return tags
 
 
 def pair_jaccard(values: U32, starts: I64, sizes: I64, pairs: I64) -> F64:
@@ -47,15 +51,12 @@ def pair_jaccard(values: U32, starts: I64, sizes: I64, pairs: I64) -> F64:
         limit = (ends[begin - 1] if begin else 0) + CHUNK_ELEMENTS
         end = max(begin + 1, int(np.searchsorted(ends, limit, side="right")))
         chunk = pairs[begin:end]
-        left, left_pair = _gather(values, starts, sizes, chunk[:, 0])
-        right, right_pair = _gather(values, starts, sizes, chunk[:, 1])
-        # Tagged with the pair's number above the value, both sides are sorted already (each
-        # set is, and the tags ascend): a stable sort of the two (timsort: one merge) puts a
-        # value held by both sets of a pair next to itself.
+        # Both sides sorted: a stable sort of the two (timsort: one merge) puts a value held
+        # by both sets of a pair next to itself.
         tagged = np.concatenate(
             (
-                (left_pair.astype(np.uint64) << np.uint64(32)) | left.astype(np.uint64),
-                (right_pair.astype(np.uint64) << np.uint64(32)) | right.astype(np.uint64),
+                _tagged(values, starts, sizes, chunk[:, 0]),
+                _tagged(values, starts, sizes, chunk[:, 1]),
             )
         )
         tagged.sort(kind="stable")
