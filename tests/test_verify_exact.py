@@ -147,3 +147,13 @@ def test_exact_verification_from_the_command_line(tmp_path):
         ],
     )
     assert refused.exit_code == 2 and "verify" in refused.output
+
+
+def test_explain_gives_the_exact_decision_and_its_reason():
+    from dedupe.explain import explain
+
+    a, b, truth = _near_pair(0.8)
+    by_estimate = explain(a, b, ScanConfig(threshold=0.8, paragraphs=False))
+    by_sets = explain(a, b, ScanConfig(threshold=0.8, paragraphs=False, verify="exact"))
+    assert not by_estimate.duplicate and "estimated Jaccard" in by_estimate.reason
+    assert by_sets.duplicate and f"exact Jaccard {truth:.3f}" in by_sets.reason

@@ -16,6 +16,7 @@ import numpy as np
 
 from dedupe.api import scan
 from dedupe.config import CONTAINMENT_MIN_RATIO, ScanConfig
+from dedupe.core.exact import pair_jaccard
 from dedupe.core.features import featurise
 from dedupe.core.lsh import band_keys, candidate_probability, choose_bands
 from dedupe.core.normalise import normalise_text, word_tokens
@@ -95,6 +96,12 @@ def word_diff(a: str, b: str) -> tuple[tuple[DiffOp, str], ...]:
     return tuple(out)
 
 
+def _verified_on(config: ScanConfig) -> str:
+    if config.verify == "exact":
+        return "decided on the exact shingle sets"
+    return f"verified on all {config.num_perm} permutations"
+
+
 def _reason(
     config: ScanConfig,
     duplicate: bool,
@@ -104,30 +111,33 @@ def _reason(
     containment: float | None,
     sizes_comparable: bool,
 ) -> str:
+    """Why the scan decided as it did. ``estimate`` is the similarity the decision rests on:
+    the MinHash estimate, or with ``verify="exact"`` the exact Jaccard of the shingle sets."""
+    measured = "exact Jaccard" if config.verify == "exact" else "estimated Jaccard"
     if exact:
         return "exact duplicate: the same words after normalisation"
     if collided == 0:
         return (
             "not a candidate: no LSH band collided, so the pair was never compared "
-            f"(estimated Jaccard {estimate:.3f}, threshold {config.threshold})"
+            f"({measured} {estimate:.3f}, threshold {config.threshold})"
         )
     if estimate >= config.threshold:
         return (
-            f"near-duplicate: estimated Jaccard {estimate:.3f} >= threshold {config.threshold} "
-            f"({collided} band(s) collided, then verified on all {config.num_perm} permutations)"
+            f"near-duplicate: {measured} {estimate:.3f} >= threshold {config.threshold} "
+            f"({collided} band(s) collided, then {_verified_on(config)})"
         )
     if containment is not None and duplicate:
         return (
             f"partial copy: the shorter text's shingles lie {containment:.3f} in the longer "
-            f"one (>= {config.containment_threshold}); estimated Jaccard {estimate:.3f}"
+            f"one (>= {config.containment_threshold}); {measured} {estimate:.3f}"
         )
     if containment is not None and not sizes_comparable:
         return (
             "the shorter text has less than "
             f"{CONTAINMENT_MIN_RATIO:.0%} of the longer one's shingles, too short to measure "
-            f"containment; estimated Jaccard {estimate:.3f} < {config.threshold}"
+            f"containment; {measured} {estimate:.3f} < {config.threshold}"
         )
-    below = f"estimated Jaccard {estimate:.3f} < threshold {config.threshold}"
+    below = f"{measured} {estimate:.3f} < threshold {config.threshold}"
     if containment is not None:
         below += f", containment {containment:.3f} < {config.containment_threshold}"
     return f"a candidate ({collided} band(s) collided) but {below}"
@@ -148,6 +158,14 @@ def explain(a: str, b: str, config: ScanConfig | None = None) -> Explanation:
     features = featurise([a, b], pair_config, permutations(cfg.num_perm, cfg.seed))
     signatures = features.doc_signatures
     estimate = float(estimated_jaccard(signatures, np.array([[0, 1]]))[0])
+    decided_on = estimate
+    if cfg.verify == "exact":  # the scan decides on the sets' exact similarity
+        sizes = features.doc_set_sizes
+        decided_on = float(
+            pair_jaccard(
+                features.doc_set_values, np.cumsum(sizes) - sizes, sizes, np.array([[0, 1]])
+            )[0]
+        )
     exact = bool(features.doc_exact[0] == features.doc_exact[1]) and all(features.doc_tokens)
     bands, rows = choose_bands(cfg.candidate_threshold, cfg.num_perm, cfg.min_candidate_probability)
     keys = band_keys(signatures, bands, rows)
@@ -157,7 +175,7 @@ def explain(a: str, b: str, config: ScanConfig | None = None) -> Explanation:
     sizes_comparable = True
     if cfg.measure == "containment":
         sizes = features.doc_sizes
-        containment = float(estimated_containment(np.array([estimate]), sizes[:1], sizes[1:])[0])
+        containment = float(estimated_containment(np.array([decided_on]), sizes[:1], sizes[1:])[0])
         sizes_comparable = bool(min(sizes) >= CONTAINMENT_MIN_RATIO * max(sizes))
 
     shingles_a, shingles_b = set(shingle_strings(a, cfg)), set(shingle_strings(b, cfg))
@@ -170,7 +188,7 @@ def explain(a: str, b: str, config: ScanConfig | None = None) -> Explanation:
         config=cfg,
         duplicate=duplicate,
         reason=_reason(
-            cfg, duplicate, exact, len(collided), estimate, containment, sizes_comparable
+            cfg, duplicate, exact, len(collided), decided_on, containment, sizes_comparable
         ),
         exact_duplicate=exact,
         estimated_jaccard=round(estimate, 4),

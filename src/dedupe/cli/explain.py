@@ -13,6 +13,7 @@ from dedupe.cli.common import (
     IdField,
     Measure,
     TextField,
+    Verify,
     app,
     counted,
     err,
@@ -58,6 +59,7 @@ def explain(
     containment_threshold: Annotated[
         float, typer.Option(min=0.01, max=1.0, help="As for scan.")
     ] = DEFAULTS.containment_threshold,
+    verify: Annotated[Verify, typer.Option(help="As for scan.")] = Verify.estimate,
 ) -> None:
     """Show why two texts are or are not duplicates under the current settings.
 
@@ -78,6 +80,7 @@ def explain(
             seed=seed,
             measure=measure.value,  # type: ignore[arg-type]
             containment_threshold=containment_threshold,
+            verify=verify.value,  # type: ignore[arg-type]
         )
         if doc is not None:
             (text,) = _corpus_texts(first, [doc], text_field, id_field).values()
