@@ -7,6 +7,7 @@ import sqlite3
 from pathlib import Path
 
 import numpy as np
+import pytest
 from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
@@ -180,10 +181,13 @@ def test_opening_reads_the_keys_in_chunks_into_one_run(tmp_path, monkeypatch):
         assert _verdicts(reopened, docs) == verdicts
 
 
-def test_a_large_map_is_left_on_disk_and_opened_from_there(tmp_path, monkeypatch):
+@pytest.mark.parametrize("directory", [False, True])
+def test_a_large_map_is_left_on_disk_and_opened_from_there(tmp_path, monkeypatch, directory):
     import dedupe.storage.sqlite as sqlite_store
 
     monkeypatch.setattr(sqlite_store, "SNAPSHOT_MIN_KEYS", 64)
+    if directory:  # the run, and so the snapshot, has a directory
+        monkeypatch.setattr(key_map, "_DIRECTORY_MIN_CODES", 16)
     docs = corpus(24, originals=30, copies=15)
     path = tmp_path / "i.sqlite"
     snapshot = tmp_path / "i.sqlite.keys"
@@ -197,6 +201,8 @@ def test_a_large_map_is_left_on_disk_and_opened_from_there(tmp_path, monkeypatch
         assert index.stats().bytes_on_disk >= snapshot.stat().st_size
     with Index(path) as index:  # the snapshot written on close covers every record
         assert index._store._snapshot_keys == 32 * len(docs)  # type: ignore[attr-defined]
+        (run,) = index._store._keys._runs  # type: ignore[attr-defined]
+        assert (run.directory is not None) == directory
         assert _verdicts(index, docs) == verdicts
 
 

@@ -70,11 +70,14 @@ class _Run:
 
     __slots__ = ("bits", "codes", "directory")
 
-    def __init__(self, codes: U64) -> None:
+    def __init__(self, codes: U64, directory: I64 | None = None) -> None:
         self.codes = codes
         self.bits = 0
         self.directory: I64 | None = None
-        if len(codes) >= _DIRECTORY_MIN_CODES:
+        if directory is not None and len(directory) > 2:  # a snapshot's (2**bits + 1 entries)
+            self.bits = (len(directory) - 1).bit_length() - 1
+            self.directory = directory
+        elif len(codes) >= _DIRECTORY_MIN_CODES:
             self.bits = min(32, max(1, (len(codes) // _PER_BUCKET).bit_length()))
             top = (codes >> np.uint64(64 - self.bits)).astype(np.int64)
             counts = np.bincount(top, minlength=1 << self.bits)
@@ -190,16 +193,18 @@ class KeyMap:
             found.extend((np.concatenate(hits) & _LOW).tolist())
         return sorted(set(found))
 
-    def start_from(self, codes: U64, seen: int) -> None:
-        """Begin an empty map with a snapshot's sorted ``codes`` covering seqs up to ``seen``."""
+    def start_from(self, codes: U64, directory: I64 | None, seen: int) -> None:
+        """Begin an empty map with a snapshot's sorted ``codes`` (and their run's directory)
+        covering seqs up to ``seen``."""
         with self._lock:
             assert not self._runs and not self._recent_count, "the map is not empty"
             if len(codes):
-                self._runs.append(_Run(codes))
+                self._runs.append(_Run(codes, directory))
             self.seen = seen
 
-    def snapshot(self) -> tuple[int, U64]:
-        """``(seen, codes)``: every code held, sorted, for :func:`write_snapshot`."""
+    def snapshot(self) -> tuple[int, U64, I64 | None]:
+        """``(seen, codes, directory)``: every code held, sorted, and their directory, for
+        :func:`write_snapshot`."""
         with self._lock:
             seqs = [seq for seq, keys in self._recent_seqs for _ in keys]
             keys = [key for _, keys in self._recent_seqs for key in keys]
@@ -208,7 +213,7 @@ class KeyMap:
             seen = self.seen
         codes = np.concatenate(parts)
         codes.sort(kind="stable")  # sorted runs: merged, not sorted from scratch
-        return seen, codes
+        return seen, codes, _Run(codes).directory
 
     def _push_locked(self, codes: U64) -> None:
         """Add a sorted run, merging it with the last ones while it is at least a quarter of
@@ -226,20 +231,26 @@ class KeyMap:
 # reading every record's keys and sorting them (3-4 s and 500 MB of peak at a million).
 
 _SNAPSHOT_MAGIC = b"DDKEYS01"
-# magic, the store's id, the last seq the codes cover, a hash of that record's id, code count
-_SNAPSHOT_HEADER = struct.Struct("<8s16sQQQ")
+# magic, the store's id, the last seq the codes cover, a hash of that record's id, the number
+# of codes and of directory entries (codes, then the directory, follow the header)
+_SNAPSHOT_HEADER = struct.Struct("<8s16sQQQQ")
 _SNAPSHOT_OFFSET = 64
 
 
-def write_snapshot(path: Path, store_id: bytes, seen: int, seen_hash: int, codes: U64) -> None:
-    """Write ``codes`` (sorted) atomically: a temporary file beside ``path``, then a rename, so
-    a reader maps either the old snapshot or the new one."""
-    header = _SNAPSHOT_HEADER.pack(_SNAPSHOT_MAGIC, store_id, seen, seen_hash, len(codes))
+def write_snapshot(
+    path: Path, store_id: bytes, seen: int, seen_hash: int, codes: U64, directory: I64 | None
+) -> None:
+    """Write ``codes`` (sorted) and their directory atomically: a temporary file beside
+    ``path``, then a rename, so a reader maps either the old snapshot or the new one."""
+    entries = 0 if directory is None else len(directory)
+    header = _SNAPSHOT_HEADER.pack(_SNAPSHOT_MAGIC, store_id, seen, seen_hash, len(codes), entries)
     fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as stream:
             stream.write(header.ljust(_SNAPSHOT_OFFSET, b"\0"))
             stream.write(np.ascontiguousarray(codes, dtype="<u8").tobytes())
+            if directory is not None:
+                stream.write(np.ascontiguousarray(directory, dtype="<i8").tobytes())
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):
@@ -247,20 +258,24 @@ def write_snapshot(path: Path, store_id: bytes, seen: int, seen_hash: int, codes
         raise
 
 
-def read_snapshot(path: Path, store_id: bytes) -> tuple[int, int, U64] | None:
-    """``(seen, seen_hash, codes)`` of the snapshot at ``path`` (codes memory-mapped), or None
-    when there is none, it is damaged, or it belongs to another store."""
+def read_snapshot(path: Path, store_id: bytes) -> tuple[int, int, U64, I64 | None] | None:
+    """``(seen, seen_hash, codes, directory)`` of the snapshot at ``path`` (memory-mapped), or
+    None when there is none, it is damaged, or it belongs to another store."""
     try:
         with path.open("rb") as stream:
             raw = stream.read(_SNAPSHOT_HEADER.size)
-        magic, found_id, seen, seen_hash, count = _SNAPSHOT_HEADER.unpack(raw)
+        magic, found_id, seen, seen_hash, count, entries = _SNAPSHOT_HEADER.unpack(raw)
         if magic != _SNAPSHOT_MAGIC or found_id != store_id:
             return None
-        if path.stat().st_size != _SNAPSHOT_OFFSET + 8 * count:
+        if path.stat().st_size != _SNAPSHOT_OFFSET + 8 * (count + entries):
             return None
         if count == 0:
-            return seen, seen_hash, np.empty(0, dtype=np.uint64)
+            return seen, seen_hash, np.empty(0, dtype=np.uint64), None
         codes: U64 = np.memmap(path, dtype="<u8", mode="r", offset=_SNAPSHOT_OFFSET, shape=(count,))
-        return seen, seen_hash, codes
+        directory: I64 | None = None
+        if entries:
+            at = _SNAPSHOT_OFFSET + 8 * count
+            directory = np.memmap(path, dtype="<i8", mode="r", offset=at, shape=(entries,))
+        return seen, seen_hash, codes, directory
     except (OSError, struct.error, ValueError):
         return None

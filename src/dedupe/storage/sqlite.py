@@ -360,14 +360,14 @@ class SQLiteStore:
         found = read_snapshot(self._snapshot_path, self._store_id)
         if found is None:
             return
-        seen, seen_hash, codes = found
+        seen, seen_hash, codes, directory = found
         if seen:
             # The record the snapshot ends at must be the one it saw: a database restored
             # from an older copy, or rebuilt, gives its seqs to other records.
             row = db.execute("SELECT id FROM documents WHERE seq = ?", (seen,)).fetchone()
             if row is None or _id_hash(row[0]) != seen_hash:
                 return
-        self._keys.start_from(codes, seen)
+        self._keys.start_from(codes, directory, seen)
         self._snapshot_keys = len(codes)
 
     def _write_snapshot(self, db: sqlite3.Connection) -> None:
@@ -376,12 +376,14 @@ class SQLiteStore:
         size = len(self._keys)
         if size < SNAPSHOT_MIN_KEYS or size - self._snapshot_keys < self._snapshot_keys // 8:
             return
-        seen, codes = self._keys.snapshot()
+        seen, codes, directory = self._keys.snapshot()
         row = db.execute("SELECT id FROM documents WHERE seq = ?", (seen,)).fetchone()
         if row is None:  # the last record was removed: nothing to check a snapshot against
             return
         with contextlib.suppress(OSError):
-            write_snapshot(self._snapshot_path, self._store_id, seen, _id_hash(row[0]), codes)
+            write_snapshot(
+                self._snapshot_path, self._store_id, seen, _id_hash(row[0]), codes, directory
+            )
 
     def _catch_up(self, db: sqlite3.Connection) -> None:
         """Read the band keys of the records added since the key map last looked (by this
