@@ -7,8 +7,9 @@ is 12-24 sentences drawn at random, in 3-6 paragraphs (about 2,000 characters, l
 
 * ``check``: 1,000 unseen articles (a fifth of them copies of indexed ones), one call each,
   latency percentiles;
-* ``check_and_add``: 1,000 unseen articles added one call each (one transaction each), and the
-  same for ``check_and_add_many`` (500 per transaction), in articles per second;
+* ``check_and_add``: 1,000 unseen articles added one call each (one transaction each), the
+  same from two threads sharing the index, and ``check_and_add_many`` (500 per transaction),
+  in articles per second;
 * bytes on disk per article after a WAL checkpoint;
 * opening the index in a second ``Index`` (what a new process pays: the SQLite store reads
   every record's band keys into its in-memory key map), in seconds, and again once that
@@ -38,6 +39,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -133,6 +135,14 @@ def measure(index: Index, articles: Articles, size: int, step: int) -> dict[str,
     # wall clock counts the time other processes held the cores.
     one_by_one_cpu = len(adds) / (time.process_time() - cpu)
 
+    # The same from two threads of this process (a crawler's fetchers share one Index): the
+    # threads featurise in turn (the GIL) while SQLite's commit releases it.
+    threaded = list(articles.stream(f"threads{step}-", PROBES))
+    started = time.perf_counter()
+    with ThreadPoolExecutor(2) as pool:
+        list(pool.map(lambda record: index.check_and_add(*record), threaded))
+    two_threads = len(threaded) / (time.perf_counter() - started)
+
     batch = list(articles.stream(f"batch{step}-", PROBES))
     started = time.perf_counter()
     for _ in index.check_and_add_many(batch):
@@ -164,6 +174,7 @@ def measure(index: Index, articles: Articles, size: int, step: int) -> dict[str,
         "check_duplicates_found": duplicates,
         "check_and_add_per_s": round(one_by_one, 1),
         "check_and_add_per_cpu_s": round(one_by_one_cpu, 1),
+        "check_and_add_two_threads_per_s": round(two_threads, 1),
         "check_and_add_many_per_s": round(batched, 1),
         "open_s": round(open_seconds, 3),
         "open_from_snapshot_s": round(reopen_seconds, 3),
