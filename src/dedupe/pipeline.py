@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
+from dedupe.budget import ArrayBudget
 from dedupe.config import ScanConfig
 from dedupe.core.cluster import connected_components, equal_key_pairs, keepers
 from dedupe.core.features import BatchFeatures, featurise
@@ -161,9 +162,10 @@ class Scanner:
     starts only when a second batch arrives; a small input never pays for it.
     """
 
-    def __init__(self, config: ScanConfig, jobs: int = 1) -> None:
+    def __init__(self, config: ScanConfig, jobs: int = 1, memory: int | None = None) -> None:
         self.config = config
         self.jobs = max(1, jobs)
+        self.budget = ArrayBudget(memory)  # where the signatures go when the input ends
         self._pool: ProcessPoolExecutor | None = None
         self._in_flight: deque[Future[BatchFeatures]] = deque()
         self._first_texts: list[str] | None = None
@@ -278,6 +280,7 @@ class Scanner:
         if self._spool is not None:
             self._spool.close()
             self._spool = None
+        self.budget.close()
 
     # -- pass one's end -----------------------------------------------------------------------
     def finish(self) -> PassOne:
@@ -286,11 +289,12 @@ class Scanner:
         result = PassOne(self.analysis)
         try:
             removed = self._documents(result)
+            self._paragraphs(result, removed)
         finally:
             if self._spool is not None:
                 self._spool.close()
                 self._spool = None
-        self._paragraphs(result, removed)
+            self.budget.close()
         stats = self.analysis.stats
         stats.records_skipped = len(self.analysis.skipped)
         stats.records_kept = sum(1 for v in self.analysis.verdicts.values() if v.status == "kept")
@@ -303,13 +307,24 @@ class Scanner:
 
     def signed_documents(self) -> DocumentArrays:
         """Sign what is still pending and return the document features of the whole input,
-        in scan order: what :func:`dedupe.tune.tune` links at many thresholds."""
+        in scan order: what :func:`dedupe.tune.tune` links at many thresholds. Call it once,
+        at the end of the input: the batches' signatures move into one array (in memory or,
+        beyond the scan's memory budget, in a file) and leave the batches."""
         self.flush()
         self._drain()
+        width = self.batches[0].doc_signatures.shape[1] if self.batches else self.config.num_perm
+        rows = sum(len(b.doc_tokens) for b in self.batches)
+        signatures = self.budget.empty((rows, width), np.uint32)
+        row = 0
+        for number, batch in enumerate(self.batches):
+            count = len(batch.doc_tokens)
+            signatures[row : row + count] = batch.doc_signatures
+            self.batches[number] = replace(
+                batch, doc_signatures=np.empty((count, 0), dtype=np.uint32)
+            )
+            row += count
         return DocumentArrays(
-            signatures=_concat(
-                [b.doc_signatures for b in self.batches], np.uint32, self.config.num_perm
-            ),
+            signatures=signatures,
             exact=_concat([b.doc_exact for b in self.batches], np.uint64),
             comparable=_concat([b.doc_tokens for b in self.batches], np.int64) > 0,
             sizes=_concat([b.doc_sizes for b in self.batches], np.int64),
@@ -724,11 +739,13 @@ def analyse(
     config: ScanConfig,
     progress: Progress | None = None,
     jobs: int = 1,
+    memory: int | None = None,
 ) -> PassOne:
     """Pass one over ``items``: every record gets a verdict or a skip; returns the analysis and
     the cluster drafts. Raises :class:`InputError` on the first bad record if ``config.strict``.
-    ``jobs`` worker processes sign the batches; the result does not depend on it."""
-    scanner = Scanner(config, jobs)
+    ``jobs`` worker processes sign the batches; the result does not depend on it. Signatures
+    beyond ``memory`` bytes are held in temporary files (:mod:`dedupe.budget`)."""
+    scanner = Scanner(config, jobs, memory)
     characters = 0
     try:
         for item in items:

@@ -1,0 +1,62 @@
+"""Pass one's arrays under a memory budget: in memory while they fit, in files beyond."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from dedupe.budget import ArrayBudget, parse_size
+from dedupe.errors import ConfigError
+
+
+def test_arrays_go_to_files_once_the_budget_is_spent(tmp_path):
+    budget = ArrayBudget(limit=1000, directory=str(tmp_path))
+    small = budget.empty((10, 8), np.uint32)  # 320 bytes: in memory
+    large = budget.empty((100, 8), np.uint32)  # 3,200 bytes: beyond the budget
+    assert not isinstance(small, np.memmap) and isinstance(large, np.memmap)
+    assert (budget.held, budget.spilled) == (320, 3200)
+    large[:] = np.arange(800, dtype=np.uint32).reshape(100, 8)
+    assert int(large[:, 3].sum()) == sum(range(3, 800, 8))
+    assert list(tmp_path.iterdir())  # the file is there until close
+    del large
+    budget.close()
+    assert not list(tmp_path.iterdir())
+
+
+def test_no_limit_keeps_everything_in_memory():
+    budget = ArrayBudget()
+    assert not isinstance(budget.empty((1000, 128), np.uint32), np.memmap)
+    budget.close()
+
+
+def test_sizes_and_bad_ones():
+    assert parse_size("0") == 0 and parse_size("64k") == 65536
+    with pytest.raises(ConfigError, match="not a size"):
+        parse_size("lots")
+    with pytest.raises(ConfigError):
+        ArrayBudget(limit=-1)
+
+
+def test_a_scan_over_its_budget_gives_the_same_result(tmp_path, monkeypatch):
+    import tempfile
+
+    from dedupe import pipeline
+    from dedupe.api import as_record
+    from dedupe.config import ScanConfig
+    from tests.corpus_gen import corpus
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # where the budget's files go
+    monkeypatch.setattr(pipeline, "BATCH_DOCUMENTS", 9)
+    records = corpus(31, originals=40, copies=30)
+
+    def analysed(memory):
+        items = [as_record(r, i, "text", "id") for i, r in enumerate(records)]
+        result = pipeline.analyse(items, ScanConfig(), memory=memory)
+        return result.analysis.verdicts, [
+            (t.level, list(t.bounds), list(t.doc_ids), list(t.similarities)) for t in result.tables
+        ]
+
+    spilled = analysed(0)  # every signature array in a file
+    assert spilled == analysed(None)
+    assert any(v.status == "duplicate" for v in spilled[0].values())
+    assert not list(tmp_path.iterdir())  # the files are gone
