@@ -215,7 +215,7 @@ def scan_dataset(
     try:
         pass_one, counts = runner.pass_one(files, config, progress)
         analysis = pass_one.analysis
-        previews = Previews(pass_one.tables)
+        previews = Previews(pass_one.tables, out)
         sampler = ReportSampler(pass_one.tables, config) if report else None
         verdicts = file_verdicts(analysis, counts)
         assign_cuts(verdicts, previews.requests())
@@ -226,14 +226,15 @@ def scan_dataset(
         written = write_cleaned_tree(out, files, verdicts, runner)
     finally:
         runner.close()
-    for done in written:
-        analysis.stats.bytes_removed += done.bytes_removed
-        for key, text in done.cuts:
-            if key[0] == "report":
-                assert sampler is not None  # report cuts are asked for only with a sampler
-                sampler.put(key[1:], text)
-            else:
-                previews.put(key, text)
-    extra = {"input": spec, "format": "dataset", "files": len(files), "output": str(out)}
-    summary, clusters = write_results(out, pass_one, previews, sampler, config, extra, started)
+    with previews:
+        for done in written:
+            analysis.stats.bytes_removed += done.bytes_removed
+            for key, text in done.cuts:
+                if key[0] == "report":
+                    assert sampler is not None  # report cuts are asked for only with a sampler
+                    sampler.put(key[1:], text)
+                else:
+                    previews.put(key, text)
+        extra = {"input": spec, "format": "dataset", "files": len(files), "output": str(out)}
+        summary, clusters = write_results(out, pass_one, previews, sampler, config, extra, started)
     return summary, clusters, analysis.notes

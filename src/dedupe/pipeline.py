@@ -276,7 +276,11 @@ class Scanner:
         stats.documents_removed = len(self.analysis.verdicts) - stats.records_kept
         stats.document_clusters = sum(len(t) for t in result.tables if t.level == "document")
         stats.paragraph_clusters = sum(len(t) for t in result.tables if t.level == "paragraph")
-        by_rule = Counter(rule for t in result.tables for rule in t.rules or ())
+        by_rule = Counter[str]()
+        for table in result.tables:
+            if table.rules is not None:
+                names, counts = np.unique(np.asarray(table.rules, dtype=object), return_counts=True)
+                by_rule.update(dict(zip(names.tolist(), counts.tolist(), strict=True)))
         stats.removed_by_rule = {rule: by_rule[rule] for rule in RULES[1:]}
         return result
 
@@ -367,7 +371,11 @@ class Scanner:
         cross-document near-duplicates (verified paragraph signatures)."""
         if not self.config.paragraphs:
             return
-        units = _gather_units(self.batches, self.config.paragraph_num_perm)
+        # The batches are handed over and dropped one by one as their arrays are gathered: the
+        # paragraph signatures alone are ~1.2 GB at x100 (9 million x 32 x 4 bytes), and
+        # gathering them beside the batches' copies held both.
+        batches, self.batches = self.batches, []
+        units = _gather_units(batches, self.config.paragraph_num_perm)
         n_docs = len(self.ids)
         alive = (doc_keeper == np.arange(n_docs))[units.e_doc]
         # Within-document repeats (already verified on exact sets) of kept documents only.
@@ -465,21 +473,22 @@ class Scanner:
         similarity: np.ndarray,
         starts: list[int],
         rules: np.ndarray,
-        repeats: list[int | None],
+        repeats: np.ndarray,
     ) -> ClusterTable:
-        """The paragraph clusters, their members' fields converted to Python values in bulk."""
+        """The paragraph clusters, their members' fields as numpy columns: ~9 million members
+        at x100, where Python lists of them took about 1.6 GB."""
         unit = units.elig[members]
-        doc = units.e_doc[members].tolist()
+        doc = units.e_doc[members]
         return ClusterTable(
             "paragraph",
             [*starts, len(members)],
-            [self.positions[d] for d in doc],
-            [self.ids[d] for d in doc],
+            np.asarray(self.positions, dtype=np.int64)[doc],
+            np.asarray(self.ids, dtype=object)[doc],
             _rounded(similarity),
-            units.u_index[unit].tolist(),
-            units.u_start[unit].tolist(),
-            units.u_end[unit].tolist(),
-            rule_names(rules),
+            units.u_index[unit],
+            units.u_start[unit],
+            units.u_end[unit],
+            np.asarray(RULES, dtype=object)[rules],
             repeats,
         )
 
@@ -531,22 +540,31 @@ class _Units:
 
 
 def _gather_units(batches: list[BatchFeatures], num_perm: int) -> _Units:
-    """Concatenate the batches' paragraph arrays, renumbering documents and units globally."""
-    unit_doc, unit_start, unit_end, eligible, exact, sigs = [], [], [], [], [], []
+    """Concatenate the batches' paragraph arrays, renumbering documents and units globally.
+    Consumes ``batches``: each is removed from the list once its signatures are copied, so only
+    one batch's are held twice."""
+    unit_doc, unit_start, unit_end, eligible, exact = [], [], [], [], []
     rep_a, rep_b, rep_j = [], [], []
-    doc_offset = unit_offset = 0
-    for batch in batches:
+    doc_offset = unit_offset = elig_offset = 0
+    # Width 0 where the signatures stay in a cluster's partitions (features.without_signatures).
+    width = batches[0].eligible_signatures.shape[1] if batches else num_perm
+    e_sigs = np.empty((sum(len(b.eligible) for b in batches), width), dtype=np.uint32)
+    batches.reverse()  # popped from the end, in order
+    while batches:
+        batch = batches.pop()
         unit_doc.append(batch.unit_doc + doc_offset)
         unit_start.append(batch.unit_start)
         unit_end.append(batch.unit_end)
         eligible.append(batch.eligible + unit_offset)
         exact.append(batch.eligible_exact)
-        sigs.append(batch.eligible_signatures)
+        e_sigs[elig_offset : elig_offset + len(batch.eligible)] = batch.eligible_signatures
         rep_a.append(batch.repeat_earlier + unit_offset)
         rep_b.append(batch.repeat_later + unit_offset)
         rep_j.append(batch.repeat_jaccard)
         doc_offset += len(batch.doc_tokens)
         unit_offset += len(batch.unit_doc)
+        elig_offset += len(batch.eligible)
+        del batch
     u_doc = _concat(unit_doc, np.int64)
     elig = _concat(eligible, np.int64)
     doc_first_unit = np.searchsorted(u_doc, np.arange(doc_offset))
@@ -561,7 +579,7 @@ def _gather_units(batches: list[BatchFeatures], num_perm: int) -> _Units:
         elig=elig,
         e_doc=u_doc[elig],
         e_exact=_concat(exact, np.uint64),
-        e_sigs=_concat(sigs, np.uint32, num_perm),
+        e_sigs=e_sigs,
         within_a=elig_of_unit[_concat(rep_a, np.int64)],
         within_b=elig_of_unit[_concat(rep_b, np.int64)],
         within_j=_concat(rep_j, np.float64),
@@ -642,9 +660,7 @@ def _paragraph_rules(
     return codes
 
 
-def _repeated_paragraphs(
-    members: I64, within_a: I64, within_b: I64, units: _Units
-) -> list[int | None]:
+def _repeated_paragraphs(members: I64, within_a: I64, within_b: I64, units: _Units) -> np.ndarray:
     """For each member that repeats an earlier paragraph of its document (``within_b``), the
     index in the document of the earliest paragraph it repeats (``within_a``); None for the rest.
     """
@@ -659,17 +675,16 @@ def _repeated_paragraphs(
         repeats[hit] = units.u_index[units.elig[earlier[at[hit]]]]
     values = repeats.astype(object)
     values[repeats < 0] = None
-    out: list[int | None] = values.tolist()
-    return out
+    return values
 
 
-def _rounded(values: np.ndarray, digits: int = 4) -> list[float]:
-    """``[round(v, digits) for v in values]``, rounding each distinct value once: estimates
-    take at most num_perm + 1 values, so 700,000 similarities need a few dozen rounds."""
+def _rounded(values: np.ndarray, digits: int = 4) -> np.ndarray:
+    """``[round(v, digits) for v in values]`` as an array, rounding each distinct value once:
+    estimates take at most num_perm + 1 values, so 700,000 similarities need a few dozen
+    rounds."""
     distinct, inverse = np.unique(values, return_inverse=True)
     table = np.array([round(value, digits) for value in distinct.tolist()], dtype=np.float64)
-    rounded: list[float] = table[inverse].tolist()
-    return rounded
+    return table[inverse]
 
 
 def _drop_boilerplate(
