@@ -135,11 +135,13 @@ def band_pairs(column: U64, rows: I64, labels: I64 | None = None) -> I64:
     return pieces[0] if pieces else np.empty((0, 2), dtype=np.int64)
 
 
-#: :func:`components_by_bands` merges accepted pairs into the labels when this many wait (128 MB).
-MERGE_PAIRS = 8_000_000
-#: :func:`band_pair_pieces` yields about this many pairs at a time (32 MB of them, and a few
+#: :func:`components_by_bands` merges accepted pairs into the labels when this many wait (32 MB,
+#: and about five times that while merging): at 8 million the merges' temporaries were ~0.3 GB
+#: of the x30 full scan's 1.42 GB peak (1.12 GB at 2 million, in the same time).
+MERGE_PAIRS = 2_000_000
+#: :func:`band_pair_pieces` yields about this many pairs at a time (16 MB of them, and a few
 #: times that in temporaries): the first paragraph band at x100 held ~10^8 candidate pairs.
-PIECE_PAIRS = 2_000_000
+PIECE_PAIRS = 1_000_000
 
 
 def band_pair_pieces(
