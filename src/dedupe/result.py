@@ -75,7 +75,7 @@ class Cluster:
 
 
 #: A column of a :class:`ClusterTable`: a list, or a numpy array where the table is large (the
-#: paragraph table holds ~9 million members at x100, 40-70 bytes each as Python objects, 8 in
+#: paragraph table holds ~6 million members at x100, ~40 bytes a value as Python objects, 8 in
 #: an array). ``rules`` and ``repeats`` arrays hold Python objects (names, ints and None).
 IntColumn = list[int] | npt.NDArray[np.int64]
 FloatColumn = list[float] | npt.NDArray[np.float64]

@@ -2,8 +2,8 @@
 them in cluster order.
 
 Pass two visits records in input order; clusters.jsonl lists members cluster by cluster, so
-every preview must wait somewhere. At x100 the 9 million paragraph previews (up to 200
-characters each) held as strings took about 2 GB. Here each text is encoded (UTF-8, lone
+every preview must wait somewhere. At x100 the previews of 6.3 million cluster members (up to
+200 characters each, ~0.8 GB of text) were held as strings. Here each text is encoded (UTF-8, lone
 surrogates passed through) and appended to one of a few temporary files, the bucket of its
 member number, with its offset and length kept in two arrays (12 bytes a member). A reader
 going through the members in order loads one bucket at a time; a single text is read on its
@@ -22,8 +22,8 @@ import numpy as np
 
 __all__ = ["BUCKETS", "PreviewSpool", "SpooledTexts"]
 
-#: At most this many bucket files, each a contiguous range of member numbers; with 9 million
-#: members of ~200 bytes a bucket holds ~30 MB, which is what a reader loads at once.
+#: At most this many bucket files, each a contiguous range of member numbers; with 6 million
+#: members of ~130 bytes a bucket holds ~13 MB at x100, which is what a reader loads at once.
 BUCKETS = 64
 #: Buckets hold at least this many members: a small input makes one or two files.
 MIN_BUCKET_MEMBERS = 65_536
