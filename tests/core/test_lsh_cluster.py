@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from dedupe.core import lsh
-from dedupe.core.cluster import connected_components, keepers
+from dedupe.core.cluster import connected_components, keepers, merge_components
 from dedupe.core.lsh import (
     MAX_BUCKET_PAIRS,
     band_key,
@@ -122,3 +122,14 @@ def test_components_by_bands_in_pieces_equal_all_pairs_at_once(monkeypatch):
     monkeypatch.setattr(lsh, "MERGE_PAIRS", 3)
     found = components_by_bands(signatures, 4, 2, np.arange(400), accept)
     assert found.tolist() == expected.tolist()
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_merge_components_equals_components_of_the_whole_graph(seed):
+    rng = np.random.default_rng(seed)
+    n = 200
+    first = rng.integers(0, n, size=(rng.integers(0, 150), 2))
+    more = rng.integers(0, n, size=(rng.integers(1, 150), 2))
+    labels = connected_components(n, first)
+    expected = connected_components(n, np.concatenate([first, more]))
+    assert merge_components(labels, more).tolist() == expected.tolist()
