@@ -98,6 +98,7 @@ class Settings:
     jobs: int = 1
     rensa_bands: int = RENSA_BANDS
     datasketch_bands: int = 0  # 0: MinHashLSH chooses from the threshold (9 x 13 at 0.8 / 128)
+    memory: str | None = None  # dedupe-full's --memory (signatures beyond it in files)
 
 
 DEFAULTS = Settings()
@@ -586,6 +587,7 @@ def tool_command(tool: str, corpus: Path, work: Path, settings: Settings) -> lis
             "--jobs",
             str(settings.jobs),
             "--quiet",
+            *(["--memory", settings.memory] if settings.memory else []),
         ]
     settings_json = json.dumps(dataclasses.asdict(settings))
     return [sys.executable, str(Path(__file__).resolve()), "worker", tool, str(corpus),
@@ -878,6 +880,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--jobs", type=int, default=DEFAULTS.jobs, help="dedupe jobs, rayon threads"
     )
+    parser.add_argument(
+        "--memory", default=None, help="dedupe-full's --memory (e.g. 512M; default: none)"
+    )
     parser.add_argument("--rensa-bands", type=int, default=RENSA_BANDS)
     parser.add_argument(
         "--datasketch-bands", type=int, default=0, help="0: MinHashLSH chooses from --threshold"
@@ -907,6 +912,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         jobs=options.jobs,
         rensa_bands=options.rensa_bands,
         datasketch_bands=options.datasketch_bands,
+        memory=options.memory,
     )
     started = time.perf_counter()
     report: dict[str, Any] = {

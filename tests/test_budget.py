@@ -60,3 +60,28 @@ def test_a_scan_over_its_budget_gives_the_same_result(tmp_path, monkeypatch):
     assert spilled == analysed(None)
     assert any(v.status == "duplicate" for v in spilled[0].values())
     assert not list(tmp_path.iterdir())  # the files are gone
+
+
+def test_memory_from_the_command_line(tmp_path):
+    from typer.testing import CliRunner
+
+    from dedupe.cli import app
+    from tests.corpus_gen import corpus
+
+    source = tmp_path / "in.jsonl"
+    import json
+
+    source.write_text("".join(json.dumps({"id": i, "text": t}) + "\n" for i, t in corpus(32)))
+    runner = CliRunner()
+    outputs = []
+    for name, extra in (("a", []), ("b", ["--memory", "0"]), ("c", ["--memory", "1K"])):
+        done = runner.invoke(
+            app, ["scan", str(source), "--out", str(tmp_path / name), "-q", *extra]
+        )
+        assert done.exit_code == 0, done.output
+        outputs.append((tmp_path / name / "clusters.jsonl").read_bytes())
+    assert outputs[0] == outputs[1] == outputs[2] and outputs[0]
+    bad = runner.invoke(
+        app, ["scan", str(source), "--out", str(tmp_path / "d"), "--memory", "lots"]
+    )
+    assert bad.exit_code == 2 and "not a size" in bad.output

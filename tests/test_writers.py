@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -24,6 +25,7 @@ from dedupe.writers import (
     atomic_open,
     atomic_write_bytes,
     cleaned_jsonl_line,
+    cluster_chunks,
     write_cluster_tables,
     write_clusters,
     write_summary,
@@ -155,17 +157,51 @@ def cluster_tables(draw: st.DrawFn) -> tuple[list[ClusterTable], list[list[str]]
     return tables, texts
 
 
+def _as_arrays(table: ClusterTable) -> ClusterTable:
+    """``table`` with numpy columns, as pass one makes the paragraph table."""
+    return ClusterTable(
+        table.level,
+        table.bounds,
+        np.asarray(table.positions, dtype=np.int64),
+        np.asarray(table.doc_ids, dtype=object),
+        np.asarray(table.similarities, dtype=np.float64),
+        *(
+            None if column is None else np.asarray(column, dtype=np.int64)
+            for column in (table.paragraphs, table.starts, table.ends)
+        ),
+    )
+
+
 @settings(max_examples=80, deadline=None)
-@given(cluster_tables())
-def test_cluster_tables_are_written_as_their_clusters(tables_and_texts: Any) -> None:
+@given(cluster_tables(), st.integers(1, 6))
+def test_cluster_tables_are_written_as_their_clusters(
+    tables_and_texts: Any, chunk_members: int
+) -> None:
     tables, texts = tables_and_texts
-    previews = Previews(tables)
-    previews.texts = texts
-    clusters = render_clusters(tables, previews)
-    with _temporary_folder() as folder:
-        expected, fast = folder / "expected.jsonl", folder / "fast.jsonl"
-        assert write_clusters(expected, clusters) == write_cluster_tables(fast, tables, texts)
-        assert fast.read_bytes() == expected.read_bytes()
+    with Previews(tables) as previews:
+        for number, table_texts in enumerate(texts):
+            for member, text in enumerate(table_texts):
+                previews.put((number, member), text)
+        clusters = render_clusters(tables, previews)
+        with _temporary_folder() as folder:
+            expected, fast = folder / "expected.jsonl", folder / "fast.jsonl"
+            chunked, arrays = folder / "chunked.jsonl", folder / "arrays.jsonl"
+            assert write_clusters(expected, clusters) == write_cluster_tables(fast, tables, texts)
+            assert fast.read_bytes() == expected.read_bytes()
+            # In chunks of a few members, from numpy columns and spooled texts: the same bytes.
+            write_cluster_tables(chunked, tables, previews.texts, chunk_members)
+            assert chunked.read_bytes() == expected.read_bytes()
+            write_cluster_tables(arrays, [_as_arrays(t) for t in tables], texts, chunk_members)
+            assert arrays.read_bytes() == expected.read_bytes()
+
+
+def test_cluster_chunks_cover_every_cluster_once() -> None:
+    bounds = [0, 2, 5, 6, 9, 30, 31]
+    for chunk_members in (1, 3, 4, 100):
+        chunks = list(cluster_chunks(bounds, chunk_members))
+        assert [c for first, last in chunks for c in range(first, last)] == list(range(6))
+        assert all(bounds[last] - bounds[first] >= chunk_members for first, last in chunks[:-1])
+    assert list(cluster_chunks([0], 5)) == []
 
 
 @contextlib.contextmanager

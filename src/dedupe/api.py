@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from dedupe.budget import memory_bytes
 from dedupe.config import ScanConfig
 from dedupe.core import clean
 from dedupe.core.clean import remove_spans
@@ -25,7 +26,11 @@ from dedupe.result import (
     ScanResult,
     ScanStats,
     Verdict,
+    column_values,
 )
+from dedupe.spool import PreviewSpool, SpooledTexts
+
+I64 = np.ndarray
 
 #: Paragraph text in clusters is cut at this many characters.
 PREVIEW_CHARS = 200
@@ -77,14 +82,15 @@ def render_clusters(tables: list[ClusterTable], previews: Previews) -> list[Clus
     """Public clusters from pass one's tables and the paragraph texts collected in pass two."""
     clusters = []
     for table, texts in zip(tables, previews.texts, strict=True):
-        paragraphs: list[int | None] = [None] * len(table.positions)
+        size = table.members
+        paragraphs: list[int | None] = [None] * size
         if table.paragraphs is not None:
-            paragraphs = list(table.paragraphs)
-        rules = table.rules if table.rules is not None else ["kept"] * len(table.positions)
-        repeats = table.repeats if table.repeats is not None else [None] * len(table.positions)
-        members = list(
-            map(Member, table.doc_ids, paragraphs, table.similarities, texts, rules, repeats)
-        )
+            paragraphs = column_values(table.paragraphs, 0, size)
+        rules = ["kept"] * size if table.rules is None else column_values(table.rules, 0, size)
+        repeats = [None] * size if table.repeats is None else column_values(table.repeats, 0, size)
+        doc_ids = column_values(table.doc_ids, 0, size)
+        similarities = column_values(table.similarities, 0, size)
+        members = list(map(Member, doc_ids, paragraphs, similarities, texts, rules, repeats))
         for number, (first, last) in enumerate(itertools.pairwise(table.bounds), start=1):
             cluster = tuple(members[first:last])
             level = table.level
@@ -99,26 +105,33 @@ def removed_bytes(text: str, verdict: Verdict) -> int:
 
 class Previews:
     """The texts cluster members show: a paragraph's first PREVIEW_CHARS characters, "" for a
-    document. Pass two hands each record's text to :meth:`take`; ``texts`` are aligned with the
-    tables' members."""
+    document. Pass two hands each record's text to :meth:`take`, which parks the cuts in a
+    :class:`~dedupe.spool.PreviewSpool` (temporary files in ``directory``, the system's by
+    default) until the writers read ``texts``, aligned with the tables' members. Close it (or
+    use it as a context manager) to drop the files."""
 
-    def __init__(self, tables: list[ClusterTable]) -> None:
-        self.texts: list[list[str]] = [[""] * len(t.positions) for t in tables]
+    def __init__(self, tables: list[ClusterTable], directory: Path | str | None = None) -> None:
         self._tables = tables
-        # Per table: members grouped by record position, and where each position's group lies.
-        self._plans: list[tuple[ClusterTable, list[str], list[int], dict[int, tuple[int, int]]]]
-        self._plans = []
-        for table, texts in zip(tables, self.texts, strict=True):
-            if table.paragraphs is None or not table.positions:
+        self._spool = PreviewSpool([table.members for table in tables], directory)
+        # Per paragraph table: its members grouped by record position (``order``), the sorted
+        # distinct positions with where each one's group lies, and the members' spans.
+        self._plans: list[tuple[int, I64, I64, I64, I64, I64, I64]] = []
+        for number, table in enumerate(tables):
+            if table.starts is None or table.ends is None or table.members == 0:
                 continue
             positions = np.asarray(table.positions, dtype=np.int64)
             order = np.argsort(positions, kind="stable")
             grouped = positions[order]
             firsts = np.flatnonzero(np.r_[True, grouped[1:] != grouped[:-1]])
             lasts = np.r_[firsts[1:], len(grouped)]
-            spans = zip(firsts.tolist(), lasts.tolist(), strict=True)
-            ranges = dict(zip(grouped[firsts].tolist(), spans, strict=True))
-            self._plans.append((table, texts, order.tolist(), ranges))
+            starts = np.asarray(table.starts, dtype=np.int64)
+            ends = np.asarray(table.ends, dtype=np.int64)
+            self._plans.append((number, order, grouped[firsts], firsts, lasts, starts, ends))
+
+    @property
+    def texts(self) -> list[SpooledTexts]:
+        """Each table's member texts, read from the spool on demand."""
+        return [self._spool.texts(number) for number in range(len(self._tables))]
 
     def requests(self) -> list[tuple[Any, int, int, int | None, int]]:
         """The cuts :meth:`take` would make, as ``(key, position, start, end, limit)`` for
@@ -128,27 +141,44 @@ class Previews:
         for number, table in enumerate(self._tables):
             if table.paragraphs is None or table.starts is None or table.ends is None:
                 continue
+            size = table.members
             for member, (position, start, end) in enumerate(
-                zip(table.positions, table.starts, table.ends, strict=True)
+                zip(
+                    column_values(table.positions, 0, size),
+                    column_values(table.starts, 0, size),
+                    column_values(table.ends, 0, size),
+                    strict=True,
+                )
             ):
                 wanted.append(((number, member), position, start, end, PREVIEW_CHARS))
         return wanted
 
     def put(self, key: tuple[int, int], text: str) -> None:
         """The preview of member ``key = (table, member)``, cut as :meth:`requests` asked."""
-        self.texts[key[0]][key[1]] = text
+        self._spool.put(key[0], (key[1],), (text,))
 
     def take(self, text: str, position: int) -> None:
         """Cut the previews of the record at ``position`` from its ``text``."""
-        for table, texts, order, ranges in self._plans:
-            found = ranges.get(position)
-            if found is None:
+        for number, order, keys, firsts, lasts, starts, ends in self._plans:
+            at = int(np.searchsorted(keys, position))
+            if at == len(keys) or keys[at] != position:
                 continue
-            starts, ends = table.starts, table.ends
-            assert starts is not None and ends is not None  # paragraph tables have spans
-            for member in order[found[0] : found[1]]:
-                start = starts[member]
-                texts[member] = text[start : min(ends[member], start + PREVIEW_CHARS)]
+            members = order[firsts[at] : lasts[at]]
+            cuts = [
+                text[start : min(end, start + PREVIEW_CHARS)]
+                for start, end in zip(starts[members].tolist(), ends[members].tolist(), strict=True)
+            ]
+            self._spool.put(number, members.tolist(), cuts)
+
+    def close(self) -> None:
+        """Drop the spooled texts."""
+        self._spool.close()
+
+    def __enter__(self) -> Previews:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 def scan(
@@ -159,6 +189,7 @@ def scan(
     id_field: str = "id",
     progress: Progress | None = None,
     jobs: int = 1,
+    memory: int | str | None = None,
     **options: Any,
 ) -> ScanResult:
     """Find duplicate documents and repeated paragraphs in ``records``.
@@ -166,7 +197,9 @@ def scan(
     ``records`` is any iterable of dicts (text in ``text_field``, id in ``id_field``, other
     fields passed through) or of ``(id, text)`` pairs. Options are the fields of
     :class:`ScanConfig` (``threshold=0.8``, ``shingle="word:5"``, ...). ``jobs`` worker
-    processes sign large inputs; the result is the same for any number.
+    processes sign large inputs; the result is the same for any number. ``memory`` (bytes, or
+    a size such as ``"4G"``) bounds the signature arrays held in memory; beyond it they are
+    held in temporary files (:mod:`dedupe.budget`), with the same result.
 
     >>> pairs = [("a", "The cat sat on the mat today."), ("b", "The cat sat on the mat today!")]
     >>> result = scan(pairs)
@@ -176,15 +209,21 @@ def scan(
     started = time.perf_counter()
     cfg = _config(config, options)
     items = [as_record(item, i, text_field, id_field) for i, item in enumerate(records)]
-    pass_one = analyse(items, cfg, progress, jobs)
+    pass_one = analyse(items, cfg, progress, jobs, memory_bytes(memory))
     result = _assemble(items, pass_one, cfg)
     result.stats.elapsed_seconds = round(time.perf_counter() - started, 3)
     return result
 
 
 def _assemble(items: list[Record | Skipped], pass_one: PassOne, cfg: ScanConfig) -> ScanResult:
+    with Previews(pass_one.tables) as previews:
+        return _assemble_with(items, pass_one, cfg, previews)
+
+
+def _assemble_with(
+    items: list[Record | Skipped], pass_one: PassOne, cfg: ScanConfig, previews: Previews
+) -> ScanResult:
     analysis = pass_one.analysis
-    previews = Previews(pass_one.tables)
     cleaned: list[CleanedRecord] = []
     duplicates: dict[str, str] = {}
     for item in items:
@@ -230,6 +269,7 @@ def _scan_dataset_path(
     on_note: Callable[[str], None] | None,
     report: bool,
     driver_rows: int | None,
+    memory: int | None,
 ) -> FileScan:
     from dedupe.dataset_scan import ENGINES, scan_dataset
 
@@ -252,6 +292,7 @@ def _scan_dataset_path(
         progress=progress,
         report=report,
         driver_rows=driver_rows,
+        memory=memory,
     )
     if on_note is not None:
         for origin, message in notes:
@@ -344,6 +385,7 @@ def scan_path(
     engine: str = "local",
     scheduler: str | None = None,
     driver_rows: int | None = None,
+    memory: int | str | None = None,
     **options: Any,
 ) -> FileScan:
     """Scan a file, a directory of text files, ``-`` (JSONL on standard input) or a dataset
@@ -358,6 +400,7 @@ def scan_path(
     of ``jobs`` workers) with byte-identical output; call it under ``if __name__ ==
     "__main__":`` in a script, as any code that starts worker processes. Above
     ``driver_rows`` documents (or paragraphs) the Dask engine links them on the workers.
+    ``memory``: as for :func:`scan` (the local engine).
     """
     from dedupe.datasets import is_dataset
 
@@ -376,6 +419,7 @@ def scan_path(
             on_note,
             report,
             driver_rows,
+            memory_bytes(memory),
         )
     if scheduler is not None:
         raise ConfigError("a scheduler address is for engine='dask'")
@@ -392,27 +436,30 @@ def scan_path(
     with open_source(path, fmt, text_field=text_field, id_field=id_field, stdin=stdin) as source:  # type: ignore[arg-type]
         # Spans of text values are found only for the few lines a writer changes.
         records = source.records(spans=False)
-        pass_one = analyse(records, cfg, progress, default_jobs() if jobs is None else jobs)
+        jobs = default_jobs() if jobs is None else jobs
+        pass_one = analyse(records, cfg, progress, jobs, memory_bytes(memory))
         analysis = pass_one.analysis
-        previews = Previews(pass_one.tables)
-        sampler = ReportSampler(pass_one.tables, cfg) if report else None
-        assert source.format != "dataset"  # datasets went to _scan_dataset_path above
-        with CleanedWriter(out, source.format, source.is_tree, text_field, id_field) as writer:
-            for item in source.records(spans=False):
-                if not isinstance(item, Record):
-                    continue
-                verdict = analysis.verdicts.get(item.position)
-                if verdict is None:
-                    continue
-                previews.take(item.text, item.position)
-                if sampler is not None:
-                    sampler.take(item.text, item.position)
-                if verdict.status == "duplicate" or verdict.drop_spans:
-                    analysis.stats.bytes_removed += removed_bytes(item.text, verdict)
-                if verdict.status == "kept":
-                    writer.write(item, remove_spans(item.text, verdict.drop_spans))
-        extra = {"input": path, "format": source.format, "output": str(out)}
-        summary, clusters = write_results(out, pass_one, previews, sampler, cfg, extra, started)
+        # The previews wait in temporary files beside the output (see dedupe.spool).
+        previews = Previews(pass_one.tables, out)
+        with previews:
+            sampler = ReportSampler(pass_one.tables, cfg) if report else None
+            assert source.format != "dataset"  # datasets went to _scan_dataset_path above
+            with CleanedWriter(out, source.format, source.is_tree, text_field, id_field) as writer:
+                for item in source.records(spans=False):
+                    if not isinstance(item, Record):
+                        continue
+                    verdict = analysis.verdicts.get(item.position)
+                    if verdict is None:
+                        continue
+                    previews.take(item.text, item.position)
+                    if sampler is not None:
+                        sampler.take(item.text, item.position)
+                    if verdict.status == "duplicate" or verdict.drop_spans:
+                        analysis.stats.bytes_removed += removed_bytes(item.text, verdict)
+                    if verdict.status == "kept":
+                        writer.write(item, remove_spans(item.text, verdict.drop_spans))
+            extra = {"input": path, "format": source.format, "output": str(out)}
+            summary, clusters = write_results(out, pass_one, previews, sampler, cfg, extra, started)
     if on_note is not None:
         for origin, message in analysis.notes:
             on_note(f"{origin}: {message}")

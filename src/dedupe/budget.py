@@ -36,6 +36,13 @@ def parse_size(text: str) -> int:
     return int(float(number) * _UNITS[unit.lower()])
 
 
+def memory_bytes(memory: int | str | None) -> int | None:
+    """A memory budget given as bytes or as a size (:func:`parse_size`); None: no budget."""
+    if memory is None or isinstance(memory, int):
+        return memory
+    return parse_size(memory)
+
+
 class ArrayBudget:
     """Allocates arrays in memory up to ``limit`` bytes in all (None: no limit), and beyond it
     in files under ``directory`` (default: the system's temporary directory)."""

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import itertools
 import operator
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -291,6 +291,12 @@ class PartitionedSignatures:
             )
             for number in range(self.buckets)
         ]
+
+    def band_pair_pieces(
+        self, band: int, rows: int, labels: I64, selected: I64 | None
+    ) -> Iterator[I64]:
+        """:meth:`band_pairs` as one piece: the partitions already hold one band at a time."""
+        yield self.band_pairs(band, rows, labels, selected)
 
     def jaccard(self, pairs: I64) -> np.ndarray:
         out = np.empty(len(pairs), dtype=np.float64)

@@ -63,17 +63,24 @@ class ScanEngine(Protocol):
 class LocalEngine:
     """The engine of one machine: files read one after another, ``jobs`` processes sign."""
 
-    def __init__(self, jobs: int | None = None, text_field: str = "text", id_field: str = "id"):
+    def __init__(
+        self,
+        jobs: int | None = None,
+        text_field: str = "text",
+        id_field: str = "id",
+        memory: int | None = None,
+    ):
         self.jobs = default_jobs() if jobs is None else jobs
         self.text_field = text_field
         self.id_field = id_field
+        self.memory = memory
 
     def pass_one(
         self, files: Sequence[DataFile], config: ScanConfig, progress: Progress | None
     ) -> tuple[PassOne, list[int]]:
         counts: list[int] = []
         records = read_files(files, counts, text_field=self.text_field, id_field=self.id_field)
-        return analyse(records, config, progress, self.jobs), counts
+        return analyse(records, config, progress, self.jobs, self.memory), counts
 
     def write(
         self, files: Sequence[DataFile], targets: Sequence[Path], verdicts: Sequence[FileVerdicts]
@@ -157,6 +164,7 @@ def open_engine(
     text_field: str = "text",
     id_field: str = "id",
     driver_rows: int | None = None,
+    memory: int | None = None,
 ) -> LocalEngine | Any:
     """The engine by name; close it when done."""
     if engine == "local":
@@ -164,7 +172,9 @@ def open_engine(
             raise ConfigError("--scheduler is for --engine dask")
         if driver_rows is not None:
             raise ConfigError("--driver-rows is for --engine dask")
-        return LocalEngine(jobs, text_field, id_field)
+        return LocalEngine(jobs, text_field, id_field, memory)
+    if memory is not None:
+        raise ConfigError("--memory is for --engine local: Dask workers hold the signatures")
     if engine == "dask":
         from dedupe.dask_engine import DaskEngine
 
@@ -192,6 +202,7 @@ def scan_dataset(
     report: bool = True,
     on_stage: Callable[[str], None] | None = None,
     driver_rows: int | None = None,
+    memory: int | None = None,
 ) -> tuple[dict[str, Any], int, list[Any]]:
     """Scan the dataset ``spec`` on ``engine`` and write ``clusters.jsonl``, ``cleaned/`` (one
     cleaned copy per input file, at its relative path), ``summary.json`` and ``report.html``.
@@ -211,11 +222,12 @@ def scan_dataset(
         text_field=text_field,
         id_field=id_field,
         driver_rows=driver_rows,
+        memory=memory,
     )
     try:
         pass_one, counts = runner.pass_one(files, config, progress)
         analysis = pass_one.analysis
-        previews = Previews(pass_one.tables)
+        previews = Previews(pass_one.tables, out)
         sampler = ReportSampler(pass_one.tables, config) if report else None
         verdicts = file_verdicts(analysis, counts)
         assign_cuts(verdicts, previews.requests())
@@ -226,14 +238,15 @@ def scan_dataset(
         written = write_cleaned_tree(out, files, verdicts, runner)
     finally:
         runner.close()
-    for done in written:
-        analysis.stats.bytes_removed += done.bytes_removed
-        for key, text in done.cuts:
-            if key[0] == "report":
-                assert sampler is not None  # report cuts are asked for only with a sampler
-                sampler.put(key[1:], text)
-            else:
-                previews.put(key, text)
-    extra = {"input": spec, "format": "dataset", "files": len(files), "output": str(out)}
-    summary, clusters = write_results(out, pass_one, previews, sampler, config, extra, started)
+    with previews:
+        for done in written:
+            analysis.stats.bytes_removed += done.bytes_removed
+            for key, text in done.cuts:
+                if key[0] == "report":
+                    assert sampler is not None  # report cuts are asked for only with a sampler
+                    sampler.put(key[1:], text)
+                else:
+                    previews.put(key, text)
+        extra = {"input": spec, "format": "dataset", "files": len(files), "output": str(out)}
+        summary, clusters = write_results(out, pass_one, previews, sampler, config, extra, started)
     return summary, clusters, analysis.notes

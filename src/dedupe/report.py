@@ -13,6 +13,7 @@ from __future__ import annotations
 import bisect
 import html
 import itertools
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,7 +21,7 @@ import numpy as np
 
 from dedupe.config import ScanConfig, ShingleSpec
 from dedupe.explain import shingle_strings, word_diff
-from dedupe.result import RULES, ClusterTable
+from dedupe.result import RULES, ClusterTable, column_value, column_values
 
 #: Side-by-side pairs shown at most: the largest clusters first, then a spread of similarities.
 MAX_PAIRS = 50
@@ -187,7 +188,7 @@ class ReportSampler:
         self._wanted: dict[int, list[tuple[int, int]]] = {}
         for number, kept, removed in self.triples:
             for member in (kept, removed):
-                position = tables[number].positions[member]
+                position = column_value(tables[number].positions, member)
                 self._wanted.setdefault(position, []).append((number, member))
 
     def requests(self) -> list[tuple[Any, int, int, int | None, int]]:
@@ -197,8 +198,8 @@ class ReportSampler:
         for position, members in self._wanted.items():
             for number, member in members:
                 table = self.tables[number]
-                start = 0 if table.starts is None else table.starts[member]
-                end = None if table.ends is None else table.ends[member]
+                start = 0 if table.starts is None else column_value(table.starts, member)
+                end = None if table.ends is None else column_value(table.ends, member)
                 wanted.append(((number, member), position, start, end, EXACT_CHARS))
         return wanted
 
@@ -210,11 +211,11 @@ class ReportSampler:
         """Keep the sampled members' texts of the record at ``position``, cut short."""
         for number, member in self._wanted.get(position, ()):
             table = self.tables[number]
-            start = 0 if table.starts is None else table.starts[member]
-            end = len(text) if table.ends is None else table.ends[member]
+            start = 0 if table.starts is None else column_value(table.starts, member)
+            end = len(text) if table.ends is None else column_value(table.ends, member)
             self.texts[(number, member)] = text[start : min(end, start + EXACT_CHARS)]
 
-    def data(self, previews: list[list[str]]) -> ReportData:
+    def data(self, previews: Sequence[Sequence[str]]) -> ReportData:
         """The report's content; ``previews`` are the tables' member texts (clusters.jsonl's)."""
         pairs = []
         for number, kept, removed in self.triples:
@@ -226,16 +227,16 @@ class ReportSampler:
                 Pair(
                     f"{table.prefix}{bisect.bisect_right(table.bounds, kept):06d}",
                     table.level,
-                    "kept" if table.rules is None else table.rules[removed],
-                    table.similarities[removed],
-                    table.doc_ids[kept],
-                    None if paragraphs is None else paragraphs[kept],
+                    "kept" if table.rules is None else column_value(table.rules, removed),
+                    column_value(table.similarities, removed),
+                    column_value(table.doc_ids, kept),
+                    None if paragraphs is None else column_value(paragraphs, kept),
                     kept_text[:PAIR_CHARS],
-                    table.doc_ids[removed],
-                    None if paragraphs is None else paragraphs[removed],
+                    column_value(table.doc_ids, removed),
+                    None if paragraphs is None else column_value(paragraphs, removed),
                     removed_text[:PAIR_CHARS],
                     self._exact_jaccard(table, kept_text, removed_text),
-                    None if table.repeats is None else table.repeats[removed],
+                    None if table.repeats is None else column_value(table.repeats, removed),
                 )
             )
         largest: list[ClusterLine] = []
@@ -267,7 +268,7 @@ class ReportSampler:
 
 def _lines(
     table: ClusterTable,
-    texts: list[str],
+    texts: Sequence[str],
     documents: np.ndarray,
     order: np.ndarray,
     limit: int = TOP_CLUSTERS,
@@ -275,7 +276,7 @@ def _lines(
     lines = []
     for cluster in order[:limit].tolist():
         first, last = table.bounds[cluster], table.bounds[cluster + 1]
-        rules = table.rules[first + 1 : last] if table.rules is not None else []
+        rules = column_values(table.rules, first + 1, last) if table.rules is not None else []
         removed = sorted({r for r in rules if r != "kept"}, key=RULES.index)
         lines.append(
             ClusterLine(
@@ -283,7 +284,7 @@ def _lines(
                 table.level,
                 last - first,
                 int(documents[cluster]),
-                table.doc_ids[first],
+                column_value(table.doc_ids, first),
                 texts[first],
                 ", ".join(removed) or "kept (reported)",
             )

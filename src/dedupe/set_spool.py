@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Iterator
 from typing import BinaryIO
 
 import numpy as np
@@ -64,6 +65,11 @@ class ExactlyVerified:
 
     def band_pairs(self, band: int, rows: int, labels: I64, selected: I64 | None) -> I64:
         return self._signatures.band_pairs(band, rows, labels, selected)
+
+    def band_pair_pieces(
+        self, band: int, rows: int, labels: I64, selected: I64 | None
+    ) -> Iterator[I64]:
+        return self._signatures.band_pair_pieces(band, rows, labels, selected)
 
     def jaccard(self, pairs: I64) -> npt.NDArray[np.float64]:
         return pair_jaccard(self._values, self._starts, self._sizes, pairs)

@@ -8,14 +8,14 @@ input line except the text value; a cleaned text file is the cleaned text, byte 
 
 from __future__ import annotations
 
+import bisect
 import contextlib
-import itertools
 import json
 import os
 import re
 import secrets
 import shutil
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
 from types import TracebackType
@@ -23,7 +23,7 @@ from typing import IO, Any
 
 from dedupe.readers import Format, text_value_span
 from dedupe.records import Record
-from dedupe.result import Cluster, ClusterTable
+from dedupe.result import Cluster, ClusterTable, column_values
 
 __all__ = [
     "CleanedWriter",
@@ -82,56 +82,105 @@ def write_clusters(path: Path, clusters: Iterable[Cluster]) -> int:
     return count
 
 
+#: Clusters are formatted this many members at a time (at least one whole cluster): the member
+#: strings of a whole table at once were about as large as clusters.jsonl (1.5 GB at x100).
+WRITE_CHUNK_MEMBERS = 65_536
+
+
 def write_cluster_tables(
-    path: Path, tables: Iterable[ClusterTable], texts: Iterable[list[str]]
+    path: Path,
+    tables: Iterable[ClusterTable],
+    texts: Iterable[Sequence[str]],
+    chunk_members: int = WRITE_CHUNK_MEMBERS,
 ) -> int:
-    """Write the clusters of ``tables`` (``texts``: each table's member texts) as
+    """Write the clusters of ``tables`` (``texts``: each table's member texts, a list or any
+    sequence that reads slices, such as :class:`dedupe.spool.SpooledTexts`) as
     :func:`write_clusters` writes the :class:`Cluster` objects they make, byte for byte, without
     making them: each member's JSON is formatted once from its fields (the kept member's is
     used twice), which at x10 (81,558 clusters, 700,000 members) saves the three objects and
-    the dictionary per member that rendering and dumping took. Return how many were written."""
+    the dictionary per member that rendering and dumping took. Whole clusters of about
+    ``chunk_members`` members are formatted at a time. Return how many were written."""
     count = 0
     with atomic_open(path) as stream:
         for table, member_texts in zip(tables, texts, strict=True):
-            for line in _cluster_lines(table, member_texts):
-                stream.write(line)
-                count += 1
+            for first, last in cluster_chunks(table.bounds, chunk_members):
+                chunk = _cluster_lines(table, member_texts, first, last)
+                stream.write("".join(chunk))
+                count += len(chunk)
     return count
 
 
-def _cluster_lines(table: ClusterTable, texts: list[str]) -> Iterator[str]:
+def cluster_chunks(bounds: Sequence[int], chunk_members: int) -> Iterator[tuple[int, int]]:
+    """Ranges ``(first, last)`` of cluster numbers that cover ``bounds``' clusters in order,
+    each holding at least ``chunk_members`` members but the last (and a cluster is never cut).
+
+    >>> list(cluster_chunks([0, 2, 5, 6, 9], 3))
+    [(0, 2), (2, 4)]
+    """
+    clusters = len(bounds) - 1
+    first = 0
+    while first < clusters:
+        target = bounds[first] + chunk_members
+        last = min(max(bisect.bisect_left(bounds, target, first + 1), first + 1), clusters)
+        yield first, last
+        first = last
+
+
+def _cluster_lines(
+    table: ClusterTable, texts: Sequence[str], first_cluster: int, last_cluster: int
+) -> list[str]:
+    """The JSON lines of clusters ``first_cluster`` to ``last_cluster - 1`` of ``table``."""
     encode = _encode_string
-    paragraphs = [None] * len(table.positions) if table.paragraphs is None else table.paragraphs
-    rules = ["kept"] * len(table.positions) if table.rules is None else table.rules
-    repeats = [None] * len(table.positions) if table.repeats is None else table.repeats
+    begin, end = table.bounds[first_cluster], table.bounds[last_cluster]
+    size = end - begin
+    doc_ids = column_values(table.doc_ids, begin, end)
+    similarities = column_values(table.similarities, begin, end)
+    paragraphs = (
+        [None] * size if table.paragraphs is None else column_values(table.paragraphs, begin, end)
+    )
+    rules = ["kept"] * size if table.rules is None else column_values(table.rules, begin, end)
+    repeats = [None] * size if table.repeats is None else column_values(table.repeats, begin, end)
+    member_texts = list(texts[begin:end])
     members = [
         f'{{"doc_id": {encode(doc_id)}, "paragraph": {"null" if index is None else index}, '
         f'"similarity": {float.__repr__(similarity)}, "text": {encode(text)}, "rule": "{rule}", '
         f'"repeats": {"null" if repeat is None else repeat}}}'
         for doc_id, index, similarity, text, rule, repeat in zip(
-            table.doc_ids, paragraphs, table.similarities, texts, rules, repeats, strict=True
+            doc_ids, paragraphs, similarities, member_texts, rules, repeats, strict=True
         )
     ]
     head = f'{{"cluster_id": "{table.prefix}%06d", "level": "{table.level}", "keep": '
-    for number, (first, last) in enumerate(itertools.pairwise(table.bounds), start=1):
-        line = f'{head % number}{members[first]}, "members": [{", ".join(members[first:last])}]}}\n'
+    lines = []
+    for number in range(first_cluster, last_cluster):
+        first, last = table.bounds[number] - begin, table.bounds[number + 1] - begin
+        listed = ", ".join(members[first:last])
+        line = f'{head % (number + 1)}{members[first]}, "members": [{listed}]}}\n'
         if not line.isascii() and _SURROGATE.search(line):
-            line = _dumps(_table_cluster(table, texts, number, first, last)) + "\n"
-        yield line
+            cluster = _table_cluster(
+                table, member_texts, number + 1, first + begin, last + begin, begin
+            )
+            line = _dumps(cluster) + "\n"
+        lines.append(line)
+    return lines
 
 
 def _table_cluster(
-    table: ClusterTable, texts: list[str], number: int, first: int, last: int
+    table: ClusterTable, texts: Sequence[str], number: int, first: int, last: int, offset: int = 0
 ) -> dict[str, Any]:
-    """One cluster of a table as the dictionary ``Cluster.as_dict`` gives."""
+    """One cluster of a table as the dictionary ``Cluster.as_dict`` gives (``texts[i -
+    offset]`` is member ``i``'s text)."""
+
+    def value(column: Any, i: int, default: Any) -> Any:
+        return default if column is None else column_values(column, i, i + 1)[0]
+
     members = [
         {
-            "doc_id": table.doc_ids[i],
-            "paragraph": None if table.paragraphs is None else table.paragraphs[i],
-            "similarity": table.similarities[i],
-            "text": texts[i],
-            "rule": "kept" if table.rules is None else table.rules[i],
-            "repeats": None if table.repeats is None else table.repeats[i],
+            "doc_id": value(table.doc_ids, i, None),
+            "paragraph": value(table.paragraphs, i, None),
+            "similarity": value(table.similarities, i, None),
+            "text": texts[i - offset],
+            "rule": value(table.rules, i, "kept"),
+            "repeats": value(table.repeats, i, None),
         }
         for i in range(first, last)
     ]

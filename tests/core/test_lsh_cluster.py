@@ -1,13 +1,19 @@
+import itertools
+
 import numpy as np
 import pytest
 
-from dedupe.core.cluster import connected_components, keepers
+from dedupe.core import lsh
+from dedupe.core.cluster import connected_components, keepers, merge_components
 from dedupe.core.lsh import (
     MAX_BUCKET_PAIRS,
     band_key,
     band_keys,
+    band_pair_pieces,
+    band_pairs,
     candidate_probability,
     choose_bands,
+    components_by_bands,
     pairs_sharing_keys,
 )
 
@@ -79,3 +85,51 @@ def test_band_keys_all_bands_at_once_equal_one_band_at_a_time(units, bands, rows
     expected = np.stack(one_at_a_time, axis=1) if units else np.zeros((0, bands), np.uint64)
     keys = band_keys(sigs, bands, rows)
     assert keys.dtype == np.uint64 and np.array_equal(keys, expected)
+
+
+@pytest.mark.parametrize("max_pairs", [1, 2, 7, 100, 10_000])
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_band_pair_pieces_are_the_band_pairs_cut_at_buckets(max_pairs, seed):
+    rng = np.random.default_rng(seed)
+    # Small buckets and a few larger than MAX_BUCKET_PAIRS (chain and star links).
+    column = rng.integers(0, 40, size=600).astype(np.uint64)
+    column[rng.random(600) < 0.4] = 7
+    rows = np.sort(rng.choice(5000, size=600, replace=False))
+    labels = np.arange(5000)
+    labels[rows[:50]] = rows[0]  # one component already joined: its buckets may be skipped
+    whole = band_pairs(column, rows, labels)
+    pieces = list(band_pair_pieces(column, rows, labels, max_pairs=max_pairs))
+    together = np.concatenate(pieces) if pieces else np.empty((0, 2), dtype=np.int64)
+    assert sorted(map(tuple, together.tolist())) == sorted(map(tuple, whole.tolist()))
+    if max_pairs >= len(whole):
+        assert len(pieces) <= 1
+    # No piece cuts a bucket: the keys of different pieces' pairs differ.
+    keys = [set(column[np.searchsorted(rows, p[:, 0])].tolist()) for p in pieces]
+    for a, b in itertools.combinations(keys, 2):
+        assert not a & b
+
+
+def test_components_by_bands_in_pieces_equal_all_pairs_at_once(monkeypatch):
+    rng = np.random.default_rng(5)
+    signatures = rng.integers(0, 3, size=(400, 8)).astype(np.uint32)
+
+    def accept(pairs):
+        return (pairs.sum(axis=1) % 3) != 0
+
+    candidates = pairs_sharing_keys(band_keys(signatures, 4, 2))
+    expected = connected_components(400, candidates[accept(candidates)])
+    monkeypatch.setattr(lsh, "PIECE_PAIRS", 5)
+    monkeypatch.setattr(lsh, "MERGE_PAIRS", 3)
+    found = components_by_bands(signatures, 4, 2, np.arange(400), accept)
+    assert found.tolist() == expected.tolist()
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_merge_components_equals_components_of_the_whole_graph(seed):
+    rng = np.random.default_rng(seed)
+    n = 200
+    first = rng.integers(0, n, size=(rng.integers(0, 150), 2))
+    more = rng.integers(0, n, size=(rng.integers(1, 150), 2))
+    labels = connected_components(n, first)
+    expected = connected_components(n, np.concatenate([first, more]))
+    assert merge_components(labels, more).tolist() == expected.tolist()

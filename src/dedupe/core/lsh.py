@@ -10,7 +10,7 @@ candidate on its full signature, so the extra candidates cost time but never pre
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Protocol
 
 import numpy as np
@@ -132,22 +132,63 @@ def band_pairs(column: U64, rows: I64, labels: I64 | None = None) -> I64:
     >>> band_pairs(np.array([5, 7, 5, 5], dtype=np.uint64), np.array([0, 1, 2, 3])).tolist()
     [[0, 2], [0, 3], [2, 3]]
     """
+    pieces = list(band_pair_pieces(column, rows, labels, max_pairs=None))
+    return pieces[0] if pieces else np.empty((0, 2), dtype=np.int64)
+
+
+#: :func:`components_by_bands` merges accepted pairs into the labels when this many wait (32 MB,
+#: and about five times that while merging): at 8 million the merges' temporaries were ~0.3 GB
+#: of the x30 full scan's 1.42 GB peak (1.12 GB at 2 million, in the same time).
+MERGE_PAIRS = 2_000_000
+#: :func:`band_pair_pieces` yields about this many pairs at a time (16 MB of them, and a few
+#: times that in temporaries): the first paragraph band at x100 held ~10^8 candidate pairs.
+PIECE_PAIRS = 1_000_000
+
+
+def band_pair_pieces(
+    column: U64, rows: I64, labels: I64 | None = None, max_pairs: int | None = PIECE_PAIRS
+) -> Iterator[I64]:
+    """The pairs of :func:`band_pairs`, in pieces of whole buckets holding about ``max_pairs``
+    pairs each (a bucket is never cut; ``None``: one piece). The same pairs, in another order.
+
+    >>> column = np.array([5, 7, 5, 5, 7], dtype=np.uint64)
+    >>> [p.tolist() for p in band_pair_pieces(column, np.arange(5), max_pairs=1)]
+    [[[0, 2], [0, 3], [2, 3]], [[1, 4]]]
+    """
     order = np.argsort(column, kind="stable")
     sorted_keys = column[order]
     boundary = np.r_[True, sorted_keys[1:] != sorted_keys[:-1]]
     run_starts = np.flatnonzero(boundary)
     run_lengths = np.diff(np.r_[run_starts, len(order)])
+    del sorted_keys, boundary
     multi = run_lengths > 1
     if labels is not None and len(order):
         run_labels = labels[rows[order]]
         lowest = np.minimum.reduceat(run_labels, run_starts)
         multi &= lowest != np.maximum.reduceat(run_labels, run_starts)
+        del run_labels, lowest
     if not multi.any():
-        return np.empty((0, 2), dtype=np.int64)
+        return
     kept_order = order[np.repeat(multi, run_lengths)]
+    del order
     kept_lengths = run_lengths[multi]
     kept_starts = np.cumsum(kept_lengths) - kept_lengths
-    return pairs_in_runs(rows[kept_order], kept_starts, kept_lengths)
+    if max_pairs is None:
+        yield pairs_in_runs(rows[kept_order], kept_starts, kept_lengths)
+        return
+    # Pairs each bucket gives: all of a small one, a chain and a star in a large one.
+    small = kept_lengths <= MAX_BUCKET_PAIRS
+    counts = np.where(small, kept_lengths * (kept_lengths - 1) // 2, 2 * kept_lengths - 2)
+    ends = np.cumsum(counts)
+    cuts = np.searchsorted(ends, np.arange(max_pairs, int(ends[-1]), max_pairs), side="left")
+    bounds = np.unique(np.r_[0, cuts + 1, len(kept_lengths)])
+    bounds = bounds[bounds <= len(kept_lengths)]
+    for first, last in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True):
+        begin = int(kept_starts[first])
+        end = int(kept_starts[last - 1] + kept_lengths[last - 1])
+        yield pairs_in_runs(
+            rows[kept_order[begin:end]], kept_starts[first:last] - begin, kept_lengths[first:last]
+        )
 
 
 def _masked_rows(num_rows: int, mask: npt.NDArray[np.bool_] | None) -> I64:
@@ -178,6 +219,12 @@ class SignatureSet(Protocol):
         """:func:`band_pairs` of band ``band`` over the ``selected`` rows (all when None)."""
         ...
 
+    def band_pair_pieces(
+        self, band: int, rows: int, labels: I64, selected: I64 | None
+    ) -> Iterator[I64]:
+        """The pairs of :meth:`band_pairs` in pieces (:func:`band_pair_pieces`)."""
+        ...
+
     def jaccard(self, pairs: I64) -> npt.NDArray[np.float64]:
         """The estimated Jaccard similarity of each pair of rows."""
         ...
@@ -195,6 +242,14 @@ class LocalSignatures:
         if selected is None:
             return band_pairs(keys, np.arange(len(keys), dtype=np.int64), labels)
         return band_pairs(keys[selected], selected, labels)
+
+    def band_pair_pieces(
+        self, band: int, rows: int, labels: I64, selected: I64 | None
+    ) -> Iterator[I64]:
+        keys = band_key(self._columns, band, rows)
+        if selected is None:
+            return band_pair_pieces(keys, np.arange(len(keys), dtype=np.int64), labels)
+        return band_pair_pieces(keys[selected], selected, labels)
 
     def jaccard(self, pairs: I64) -> npt.NDArray[np.float64]:
         return estimated_jaccard(self.signatures, pairs)
@@ -229,8 +284,20 @@ def components_by_bands(
     table = LocalSignatures(signatures) if isinstance(signatures, np.ndarray) else signatures
     selected = None if mask is None else np.flatnonzero(mask)
     for band in range(bands):
-        pairs = table.band_pairs(band, rows, labels, selected)
-        pairs = pairs[labels[pairs[:, 0]] != labels[pairs[:, 1]]]
-        if len(pairs):
-            labels = merge_components(labels, pairs[accept(pairs)])
+        # Pieces of the band are checked against the labels of the band's start, so the pairs
+        # verified (and counted) are those of the whole band at once; accepted pairs are merged
+        # every MERGE_PAIRS, each merge costing a pass over all the rows.
+        band_labels = labels
+        accepted: list[I64] = []
+        waiting = 0
+        for pairs in table.band_pair_pieces(band, rows, band_labels, selected):
+            pairs = pairs[band_labels[pairs[:, 0]] != band_labels[pairs[:, 1]]]
+            if len(pairs):
+                accepted.append(pairs[accept(pairs)])
+                waiting += len(accepted[-1])
+            if waiting >= MERGE_PAIRS:
+                labels = merge_components(labels, np.concatenate(accepted))
+                accepted, waiting = [], 0
+        if waiting:
+            labels = merge_components(labels, np.concatenate(accepted))
     return labels
