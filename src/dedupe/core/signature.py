@@ -82,10 +82,14 @@ def minhash(shingles: U32, owner: I64, num_units: int, perms: Permutations) -> U
     mixed = fmix32(np.asarray(shingles, dtype=np.uint32))
     a = perms.a[:, np.newaxis]
     b = perms.b[:, np.newaxis]
+    # One work matrix for every chunk: a fresh 4 MB array per chunk is an mmap, page faults and
+    # an munmap each time (2,500 chunks at x10).
+    work = np.empty((perms.num_perm, min(len(mixed), _CHUNK_COLUMNS)), dtype=np.uint32)
     for begin in range(0, len(mixed), _CHUNK_COLUMNS):
         columns = mixed[np.newaxis, begin : begin + _CHUNK_COLUMNS]
         chunk_owner = owner[begin : begin + _CHUNK_COLUMNS]
-        permuted = columns * a
+        permuted = work[:, : columns.shape[1]]
+        np.multiply(columns, a, out=permuted)
         permuted += b
         if chunk_owner[0] == chunk_owner[-1]:  # one unit (an article looked up alone)
             unit = int(chunk_owner[0])
