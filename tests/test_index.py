@@ -284,16 +284,27 @@ def test_a_record_matching_two_clusters_joins_them_under_the_earliest(index):
     assert expected == {"b": "a", "c": "a"}
 
 
-def test_signatures_are_stored_packed_and_an_older_raw_index_still_reads(tmp_path):
-    from dedupe.storage.sqlite import unpack_signature
-
-    path = tmp_path / "index.sqlite"
+def _reopened_after(path, rewrite) -> None:
+    """Fill an index at ``path``, rewrite its file to an earlier layout with ``rewrite(db)``,
+    and check that it opens with the same answers and takes a new record into its cluster."""
     docs = corpus(9, originals=20, copies=10)
     with Index(path) as index:
         index.add_many(docs)
         expected = [index.check(f"?{d}", t) for d, t in docs[:8]]
         originals = index.originals([d for d, _ in docs])
     with sqlite3.connect(path) as db:
+        rewrite(db)
+    with Index(path) as index:
+        assert [index.check(f"?{d}", t) for d, t in docs[:8]] == expected
+        assert index.originals([d for d, _ in docs]) == originals
+        index.add("late", docs[0][1] + "!")
+        assert index.originals(["late"]) == {"late": originals[docs[0][0]] or docs[0][0]}
+
+
+def test_signatures_are_stored_packed_and_an_older_raw_index_still_reads(tmp_path):
+    from dedupe.storage.sqlite import unpack_signature
+
+    def unpack(db: sqlite3.Connection) -> None:
         stored = db.execute("SELECT seq, signature FROM documents").fetchall()
         assert max(len(sig) for _, sig in stored) < 4 * 128  # news-like text: about 420 bytes
         # The layout before packing: raw signatures, no encoding row.
@@ -302,11 +313,27 @@ def test_signatures_are_stored_packed_and_an_older_raw_index_still_reads(tmp_pat
             "UPDATE documents SET signature = ? WHERE seq = ?",
             [(unpack_signature(sig), seq) for seq, sig in stored],
         )
-    with Index(path) as index:
-        assert [index.check(f"?{d}", t) for d, t in docs[:8]] == expected
-        assert index.originals([d for d, _ in docs]) == originals
-        index.add("late", docs[0][1] + "!")  # still raw: the layout is kept per database
-        assert index.originals(["late"]) == {"late": originals[docs[0][0]] or docs[0][0]}
-    with sqlite3.connect(path) as db:
+
+    path = tmp_path / "index.sqlite"
+    _reopened_after(path, unpack)
+    with sqlite3.connect(path) as db:  # the late record is still raw: the layout is kept
         (late,) = db.execute("SELECT signature FROM documents WHERE id = 'late'").fetchone()
         assert len(late) == 4 * 128
+
+
+def test_an_index_of_the_band_key_table_layout_is_moved_to_this_one(tmp_path):
+    def band_key_table(db: sqlite3.Connection) -> None:  # the layout before: (key, seq) rows
+        db.execute(
+            "CREATE TABLE band_keys (key INTEGER NOT NULL, seq INTEGER NOT NULL, "
+            "PRIMARY KEY (key, seq)) WITHOUT ROWID"
+        )
+        for seq, blob in db.execute("SELECT seq, keys FROM documents").fetchall():
+            keys = np.frombuffer(blob, "<i4").tolist()
+            db.executemany("INSERT INTO band_keys VALUES (?, ?)", [(k, seq) for k in keys])
+        db.execute("ALTER TABLE documents DROP COLUMN keys")
+
+    path = tmp_path / "index.sqlite"
+    _reopened_after(path, band_key_table)
+    with sqlite3.connect(path) as db:
+        assert db.execute("SELECT 1 FROM sqlite_master WHERE name = 'band_keys'").fetchone() is None
+        assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)

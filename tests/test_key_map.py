@@ -3,7 +3,6 @@ catching up with other writers, forgetting a rolled-back transaction, the earlie
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 
 import numpy as np
@@ -137,32 +136,6 @@ def test_a_rolled_back_batch_leaves_no_keys_behind(tmp_path):
     with Index(path) as fresh:  # a key map read from the database alone
         assert _verdicts(fresh, docs) == verdicts
         assert fresh.originals([d for d, _ in docs]) == originals
-
-
-def test_an_index_of_the_band_key_table_layout_is_moved_to_this_one(tmp_path):
-    path = tmp_path / "index.sqlite"
-    docs = corpus(9, originals=20, copies=10)
-    with Index(path) as index:
-        index.add_many(docs)
-        expected = [index.check(f"?{d}", t) for d, t in docs[:8]]
-        originals = index.originals([d for d, _ in docs])
-    with sqlite3.connect(path) as db:  # the layout before: a table of (key, seq) rows
-        db.execute(
-            "CREATE TABLE band_keys (key INTEGER NOT NULL, seq INTEGER NOT NULL, "
-            "PRIMARY KEY (key, seq)) WITHOUT ROWID"
-        )
-        for seq, blob in db.execute("SELECT seq, keys FROM documents").fetchall():
-            keys = np.frombuffer(blob, "<i4").tolist()
-            db.executemany("INSERT INTO band_keys VALUES (?, ?)", [(k, seq) for k in keys])
-        db.execute("ALTER TABLE documents DROP COLUMN keys")
-    with Index(path) as index:
-        assert [index.check(f"?{d}", t) for d, t in docs[:8]] == expected
-        assert index.originals([d for d, _ in docs]) == originals
-        index.add("late", docs[0][1] + "!")
-        assert index.originals(["late"]) == {"late": originals[docs[0][0]] or docs[0][0]}
-    with sqlite3.connect(path) as db:
-        assert db.execute("SELECT 1 FROM sqlite_master WHERE name = 'band_keys'").fetchone() is None
-        assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
 
 
 def test_opening_reads_the_keys_in_chunks_into_one_run(tmp_path, monkeypatch):
