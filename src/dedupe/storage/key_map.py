@@ -154,9 +154,7 @@ class KeyMap:
         the current :attr:`seen`."""
         with self._lock:
             if self._recent_count >= MERGE_MIN_KEYS:
-                seqs = [seq for seq, keys in self._recent_seqs for _ in keys]
-                keys = [key for _, keys in self._recent_seqs for key in keys]
-                codes = np.sort(codes_of(np.array(seqs, np.int64), np.array(keys, np.int64)))
+                codes = np.sort(self._recent_codes_locked())
                 self._recent.clear()
                 self._recent_count = 0
                 self._recent_seqs = []
@@ -206,14 +204,18 @@ class KeyMap:
         """``(seen, codes, directory)``: every code held, sorted, and their directory, for
         :func:`write_snapshot`."""
         with self._lock:
-            seqs = [seq for seq, keys in self._recent_seqs for _ in keys]
-            keys = [key for _, keys in self._recent_seqs for key in keys]
             parts = [run.codes for run in self._runs]
-            parts.append(codes_of(np.array(seqs, np.int64), np.array(keys, np.int64)))
+            parts.append(self._recent_codes_locked())
             seen = self.seen
         codes = np.concatenate(parts)
         codes.sort(kind="stable")  # sorted runs: merged, not sorted from scratch
         return seen, codes, _Run(codes).directory
+
+    def _recent_codes_locked(self) -> U64:
+        """The codes of the recent adds (unsorted)."""
+        seqs = [seq for seq, keys in self._recent_seqs for _ in keys]
+        keys = [key for _, keys in self._recent_seqs for key in keys]
+        return codes_of(np.array(seqs, np.int64), np.array(keys, np.int64))
 
     def _push_locked(self, codes: U64) -> None:
         """Add a sorted run, merging it with the last ones while it is at least a quarter of
