@@ -7,6 +7,8 @@ from typing import Literal
 import numpy as np
 import numpy.typing as npt
 
+from dedupe.core.runs import run_starts
+
 I64 = npt.NDArray[np.int64]
 
 
@@ -71,7 +73,7 @@ def keepers(labels: I64, lengths: npt.NDArray[np.int64], rule: Literal["first", 
     # Sort by component, then longest first, then input order; the first of each run wins.
     order = np.lexsort((nodes, -lengths, labels))
     sorted_labels = labels[order]
-    starts = np.flatnonzero(np.r_[True, sorted_labels[1:] != sorted_labels[:-1]])
+    starts = run_starts(sorted_labels)
     winner = np.empty(len(labels), dtype=np.int64)
     winner[sorted_labels[starts]] = order[starts]
     return winner[labels]

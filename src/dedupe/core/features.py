@@ -23,7 +23,6 @@ from dedupe.core.shingle import (
     I64,
     U32,
     U64,
-    distinct_per_unit,
     distinct_sets,
     hash_codepoints,
     ngram_hashes,
@@ -160,17 +159,17 @@ def featurise(
     else:
         written = _without_units(texts, unit_doc, unit_start, unit_end, repeated)
         doc_shingles, doc_owner = _char_shingles(written, config.shingle.size)
+    # Only containment needs set sizes and only exact verification the sets: both are a sort.
+    keep_sets = config.verify == "exact" and not lookup
+    doc_sizes = np.zeros(len(texts), dtype=np.int64)
     set_sizes = np.empty(0, dtype=np.int64)
     set_values = np.empty(0, dtype=np.uint32)
-    if config.verify == "exact" and not lookup:
-        set_sizes, set_values = distinct_sets(doc_shingles, doc_owner, len(texts))
-    if config.measure == "containment":
-        if len(set_sizes):
-            doc_sizes = set_sizes
-        else:
-            doc_sizes = distinct_per_unit(doc_shingles, doc_owner, len(texts))
-    else:  # only containment needs set sizes; counting them is a sort
-        doc_sizes = np.zeros(len(texts), dtype=np.int64)
+    if keep_sets or config.measure == "containment":
+        sizes, values = distinct_sets(doc_shingles, doc_owner, len(texts))
+        if config.measure == "containment":
+            doc_sizes = sizes
+        if keep_sets:
+            set_sizes, set_values = sizes, values
     if lookup:
         doc_exact = eligible_exact = np.empty(0, dtype=np.uint64)
         eligible_signatures = np.empty((len(eligible), 0), dtype=np.uint32)

@@ -16,6 +16,7 @@ from typing import Protocol
 import numpy as np
 import numpy.typing as npt
 
+from dedupe.core import runs
 from dedupe.core.cluster import merge_components
 from dedupe.core.runs import sorted_unique
 from dedupe.core.shingle import U32, U64
@@ -157,10 +158,9 @@ def band_pair_pieces(
     """
     order = np.argsort(column, kind="stable")
     sorted_keys = column[order]
-    boundary = np.r_[True, sorted_keys[1:] != sorted_keys[:-1]]
-    run_starts = np.flatnonzero(boundary)
-    run_lengths = np.diff(np.r_[run_starts, len(order)])
-    del sorted_keys, boundary
+    run_starts = runs.run_starts(sorted_keys)
+    run_lengths = runs.run_lengths(run_starts, len(order))
+    del sorted_keys
     multi = run_lengths > 1
     if labels is not None and len(order):
         run_labels = labels[rows[order]]

@@ -129,18 +129,6 @@ def unit_hashes(token_hashes: U64, starts: I64, ends: I64) -> U64:
     return fmix64(sums ^ lengths.astype(np.uint64))
 
 
-def distinct_per_unit(shingles: U32, owner: I64, num_units: int) -> I64:
-    """Number of distinct shingles of each unit (``owner`` as :func:`ngram_hashes` returns it).
-
-    >>> shingles = np.array([5, 5, 7, 5], dtype=np.uint32)
-    >>> distinct_per_unit(shingles, np.array([0, 0, 0, 2]), 3).tolist()
-    [2, 0, 1]
-    """
-    keys = (np.asarray(owner, dtype=np.uint64) << np.uint64(32)) | shingles.astype(np.uint64)
-    units = (sorted_unique(keys) >> np.uint64(32)).astype(np.int64)
-    return np.bincount(units, minlength=num_units).astype(np.int64)
-
-
 def distinct_sets(shingles: U32, owner: I64, num_units: int) -> tuple[I64, U32]:
     """Each unit's distinct shingles, sorted, concatenated in unit order, and how many each
     unit has (``owner`` as :func:`ngram_hashes` returns it).

@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-from dedupe.core.runs import sorted_unique
+from dedupe.core.runs import run_lengths, run_starts, sorted_unique
 
 I64 = npt.NDArray[np.int64]
 
@@ -52,7 +52,7 @@ def _groups(src: I64, dst: I64) -> tuple[I64, I64, I64, I64]:
     smallest ``dst`` of each run."""
     order = np.argsort(src, kind="stable")
     src, dst = src[order], dst[order]
-    starts = np.flatnonzero(np.r_[True, src[1:] != src[:-1]])
+    starts = run_starts(src)
     return src, dst, starts, np.minimum.reduceat(dst, starts)
 
 
@@ -72,7 +72,7 @@ def large_star(directed: I64) -> I64:
     if len(directed) == 0:
         return _EMPTY
     src, dst, starts, lowest = _groups(directed[:, 0], directed[:, 1])
-    centre = np.repeat(np.minimum(lowest, src[starts]), np.diff(np.r_[starts, len(src)]))
+    centre = np.repeat(np.minimum(lowest, src[starts]), run_lengths(starts, len(src)))
     larger = dst > src
     return canonical(np.stack([dst[larger], centre[larger]], axis=1))
 
@@ -88,7 +88,7 @@ def small_star(edges: I64) -> I64:
     if len(edges) == 0:
         return _EMPTY
     src, dst, starts, lowest = _groups(edges[:, 0], edges[:, 1])
-    centre = np.repeat(lowest, np.diff(np.r_[starts, len(src)]))
+    centre = np.repeat(lowest, run_lengths(starts, len(src)))
     return canonical(
         np.concatenate([np.stack([dst, centre], axis=1), np.stack([src[starts], lowest], axis=1)])
     )
