@@ -9,8 +9,9 @@ selects it.
 
 Size: a MinHash value is the minimum of a few hundred random 32-bit hashes, so it is small (a
 news article's are below 2**27); signatures are stored bit-packed at the width of their
-largest value (about 420 of 512 bytes for an article), in 8 KiB pages (a 540-byte record fills
-a 4 KiB page to 91 %). An index made before this layout keeps raw signatures and is read as it is.
+largest value (about 420 of 512 bytes for an article), beside the record's 32 band keys (128
+bytes), in 8 KiB pages: about 615 bytes an article on disk. An index made before packing keeps
+raw signatures and is read as it is.
 
 Checkpoints: SQLite copies the WAL back into the database (and fsyncs both) every 1,000 pages,
 in the commit that crosses the mark: one add in ~30 paid 10-20 ms for it, 0.4 ms per add on
@@ -105,7 +106,8 @@ PAGE_SIZE = 8192
 #: commit wakes the checkpoint thread: an add writes one row, on 2-4 pages.
 CHECKPOINT_ROWS = 500
 #: The checkpoint thread makes the WAL start over (RESTART, which holds writers back a moment)
-#: only once it holds this many frames: every 2,000 rows that cost 0.5 ms per add.
+#: only once it holds this many frames (measured with the earlier band_keys layout, where a
+#: RESTART every 2,000 rows cost 0.5 ms per add).
 RESTART_FRAMES = 4096
 #: SQLite's own checkpoint (in the committing call) when the WAL holds this many pages.
 FALLBACK_CHECKPOINT_PAGES = 8192
