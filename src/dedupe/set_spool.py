@@ -45,7 +45,9 @@ class SetSpool:
         starts = np.cumsum(sizes) - sizes
         if int(sizes.sum()) == 0:
             return np.empty(0, dtype=np.uint32), starts, sizes
-        values: U32 = np.memmap(self._path, dtype="<u4", mode="r")
+        # A plain array over the mapping: slices of an np.memmap are np.memmap objects, whose
+        # bookkeeping took a third of the verification time (224,000 slices at x10).
+        values: U32 = np.memmap(self._path, dtype="<u4", mode="r").view(np.ndarray)
         return values, starts, sizes
 
     def close(self) -> None:

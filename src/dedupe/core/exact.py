@@ -9,28 +9,35 @@ pair's number, and merged: a value that appears twice under one tag is in the in
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 import numpy.typing as npt
 
-from dedupe.core.shingle import I64, U32, U64
+from dedupe.core.shingle import I64, U32
 
 F64 = npt.NDArray[np.float64]
-#: Shingles gathered per chunk (both sets of every pair in it): 4M take 32 MB as uint64.
-CHUNK_ELEMENTS = 1 << 22
+#: Shingles gathered per chunk (both sets of every pair in it): 128 K take 1 MB as uint64 and
+#: stay in cache; measured on the x10 news candidates (123 M shingles), 0.66 s at 64 K-256 K,
+#: 0.72 s at 1 M.
+CHUNK_ELEMENTS = 1 << 17
+#: Which uint32 half of a uint64 holds its low bits.
+_LOW, _HIGH = (0, 1) if sys.byteorder == "little" else (1, 0)
 
 
-def _tagged(values: U32, starts: I64, sizes: I64, rows: I64) -> U64:
-    """The sets of ``rows`` end to end, each value tagged with its row's place in ``rows``
-    above it: sorted, as each set is and the tags ascend. The sets are contiguous, so they are
-    sliced (a slice per row, ~0.3 µs) rather than gathered element by element (4x slower)."""
+def _fill(values: U32, starts: I64, sizes: I64, rows: I64, halves: U32) -> None:
+    """Write the sets of ``rows`` end to end into the low halves of ``halves`` and each value's
+    row number (its place in ``rows``) into the high halves: viewed as uint64, the row number
+    above the value, so the whole is sorted, as each set is and the rows ascend. The
+    sets are contiguous, so they are sliced (a slice per row, ~0.3 µs) rather than gathered
+    element by element (4x slower)."""
     first = starts[rows]
     parts = [
         values[a:b] for a, b in zip(first.tolist(), (first + sizes[rows]).tolist(), strict=True)
     ]
-    flat = np.concatenate(parts).astype(np.uint64) if parts else np.empty(0, dtype=np.uint64)
-    tags = np.repeat(np.arange(len(rows), dtype=np.uint64) << np.uint64(32), sizes[rows])
-    tags |= flat
-    return tags
+    if parts:
+        np.concatenate(parts, out=halves[:, _LOW])
+    halves[:, _HIGH] = np.repeat(np.arange(len(rows), dtype=np.uint32), sizes[rows])
 
 
 def pair_jaccard(values: U32, starts: I64, sizes: I64, pairs: I64) -> F64:
@@ -50,19 +57,27 @@ def pair_jaccard(values: U32, starts: I64, sizes: I64, pairs: I64) -> F64:
         # As many pairs as fit the chunk (at least one).
         limit = (ends[begin - 1] if begin else 0) + CHUNK_ELEMENTS
         end = max(begin + 1, int(np.searchsorted(ends, limit, side="right")))
-        chunk = pairs[begin:end]
-        # Both sides sorted: a stable sort of the two (timsort: one merge) puts a value held
-        # by both sets of a pair next to itself.
-        tagged = np.concatenate(
-            (
-                _tagged(values, starts, sizes, chunk[:, 0]),
-                _tagged(values, starts, sizes, chunk[:, 1]),
-            )
-        )
-        tagged.sort(kind="stable")
-        twice = tagged[1:][tagged[1:] == tagged[:-1]]
-        shared = np.bincount((twice >> np.uint64(32)).astype(np.int64), minlength=len(chunk))
-        union = per_pair[begin:end] - shared
+        chunk, counts = pairs[begin:end], per_pair[begin:end]
+        total = int(counts.sum())
+        shared = np.zeros(len(chunk), dtype=np.int64)
+        if total:
+            # Both sides tagged with their pair's number, left sets then right sets: two sorted
+            # runs, which a stable sort (timsort: one merge) interleaves so that a value held
+            # by both sets of a pair sits next to itself. Pairs' stretches are contiguous and
+            # their tags differ, so counting equal neighbours per stretch counts the shared.
+            tagged = np.empty(total, dtype=np.uint64)
+            halves = tagged.view(np.uint32).reshape(-1, 2)
+            left = int(sizes[chunk[:, 0]].sum())
+            _fill(values, starts, sizes, chunk[:, 0], halves[:left])
+            _fill(values, starts, sizes, chunk[:, 1], halves[left:])
+            tagged.sort(kind="stable")
+            same = np.empty(total, dtype=np.bool_)
+            np.equal(tagged[1:], tagged[:-1], out=same[:-1])
+            same[-1] = False
+            stretch = np.cumsum(counts) - counts
+            shared = np.add.reduceat(same, np.minimum(stretch, total - 1), dtype=np.int64)
+            shared[counts == 0] = 0  # reduceat gives an empty stretch one element
+        union = counts - shared
         out[begin:end] = np.where(union > 0, shared / np.maximum(union, 1), 1.0)
         begin = end
     return out
