@@ -156,7 +156,7 @@ def band_pair_pieces(
     >>> [p.tolist() for p in band_pair_pieces(column, np.arange(5), max_pairs=1)]
     [[[0, 2], [0, 3], [2, 3]], [[1, 4]]]
     """
-    order = np.argsort(column, kind="stable")
+    order = runs.stable_argsort(column)
     sorted_keys = column[order]
     run_starts = runs.run_starts(sorted_keys)
     run_lengths = runs.run_lengths(run_starts, len(order))

@@ -64,3 +64,34 @@ def sorted_unique(values: np.ndarray) -> np.ndarray:
     """
     ordered = np.sort(values, axis=None)
     return ordered[first_of_runs(ordered)]
+
+
+def stable_argsort(values: np.ndarray) -> I64:
+    """``np.argsort(values, kind="stable")`` of a 1-d array, faster for wide keys.
+
+    numpy sorts 64-bit keys stably by merging (76 ms for 800,000 random uint64 here) but
+    unstably by a vectorised quicksort (20 ms). This takes the quicksort's order and puts the
+    indices of every run of equal keys back in ascending order, by one sort of the few
+    elements that have equal neighbours: the same indices as the stable sort, in either case.
+
+    >>> stable_argsort(np.array([3, 1, 3, 3, 1], dtype=np.uint64)).tolist()
+    [1, 4, 0, 2, 3]
+    """
+    order = np.argsort(values, kind="quicksort")
+    if len(order) < 2:
+        return order.astype(np.int64, copy=False)
+    ranked = values[order]
+    tied = ranked[1:] == ranked[:-1]
+    if not tied.any():
+        return order.astype(np.int64, copy=False)
+    in_run = np.zeros(len(order), dtype=np.bool_)
+    in_run[1:] = tied
+    in_run[:-1] |= tied
+    slots = np.flatnonzero(in_run)
+    # Runs numbered in sorted order: sorting (run, index) codes sorts indices within runs and
+    # leaves each run where it is.
+    run = np.cumsum(first_of_runs(ranked[slots]))
+    codes = run.astype(np.int64) * np.int64(len(order)) + order[slots]
+    order = order.astype(np.int64, copy=True)
+    order[slots] = np.sort(codes) % np.int64(len(order))
+    return order
