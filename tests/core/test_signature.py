@@ -87,3 +87,32 @@ def test_permutations_are_datasketchs(num_perm, seed):
     ours = permutations(num_perm, seed)
     assert ours.a.dtype == np.uint32 and ours.b.dtype == np.uint32
     assert np.array_equal(ours.a, a) and np.array_equal(ours.b, b)
+
+
+@st.composite
+def _units(draw):
+    """Token hashes and ascending, non-overlapping unit ranges with gaps, some shorter than n."""
+    n = draw(st.integers(1, 6))
+    lengths = draw(st.lists(st.integers(0, 12), min_size=1, max_size=12))
+    gaps = draw(st.lists(st.integers(0, 3), min_size=len(lengths), max_size=len(lengths)))
+    starts, position = [], 0
+    for length, gap in zip(lengths, gaps, strict=True):
+        position += gap
+        starts.append(position)
+        position += length
+    tokens = draw(st.lists(st.integers(0, 2**64 - 1), min_size=position, max_size=position + 3))
+    starts_ = np.array(starts, dtype=np.int64)
+    return np.array(tokens, dtype=np.uint64), starts_, starts_ + np.array(lengths), n
+
+
+@settings(max_examples=200, deadline=None)
+@given(case=_units())
+def test_ngram_hashes_are_each_units_own_windows(case):
+    tokens, starts, ends, n = case
+    hashes, owner = ngram_hashes(tokens, starts, ends, n)
+    expected_hashes, expected_owner = [], []
+    for unit, (start, end) in enumerate(zip(starts.tolist(), ends.tolist(), strict=True)):
+        alone, _ = ngram_hashes(tokens[start:end], np.array([0]), np.array([end - start]), n)
+        expected_hashes += alone.tolist()
+        expected_owner += [unit] * len(alone)
+    assert hashes.tolist() == expected_hashes and owner.tolist() == expected_owner

@@ -77,6 +77,16 @@ def _expand(starts: I64, counts: I64) -> tuple[I64, I64, I64]:
     return owner, positions, first_slot
 
 
+def _inside(starts: I64, ends: I64, n: int, windows: int) -> npt.NDArray[np.bool_]:
+    """Which of the ``windows`` n-token windows of the token array lie inside one unit (units
+    ascending, not overlapping, each at least ``n`` tokens): a mask, where the windows' indices
+    cost five passes over int64 arrays (0.3 s at x10)."""
+    edges = np.zeros(windows + 1, dtype=np.int8)
+    edges[starts] = 1
+    edges[ends - n + 1] -= 1  # where a unit ends at the next one's start, the two cancel
+    return np.cumsum(edges[:-1], dtype=np.int8).view(np.bool_)
+
+
 def ngram_hashes(token_hashes: U64, starts: I64, ends: I64, n: int) -> tuple[U32, I64]:
     """Shingle hashes of every unit and, beside each, the index of the unit that owns it.
 
@@ -92,11 +102,13 @@ def ngram_hashes(token_hashes: U64, starts: I64, ends: I64, n: int) -> tuple[U32
     ends = np.asarray(ends, dtype=np.int64)
     lengths = ends - starts
     per_unit = np.where(lengths >= n, lengths - n + 1, np.minimum(lengths, 1))
+    if len(starts) and int(lengths.min()) >= n:  # every unit has whole windows (the usual case)
+        owner = np.repeat(np.arange(len(starts), dtype=np.int64), per_unit)
+        windows = _combine(token_hashes, n)
+        return _to_u32(windows[_inside(starts, ends, n, len(windows))]), owner
     owner, positions, first_slot = _expand(starts, per_unit)
     if len(owner) == 0:
         return np.empty(0, dtype=np.uint32), owner
-    if int(lengths.min()) >= n:  # every unit has whole windows (the usual case)
-        return _to_u32(_combine(token_hashes, n)[positions]), owner
     hashes = np.empty(len(owner), dtype=np.uint64)
     long_enough = lengths[owner] >= n
     if len(token_hashes) >= n and long_enough.any():
