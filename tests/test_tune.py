@@ -52,7 +52,8 @@ def corpus_files(tmp_path, small_corpus):
 
 
 def _scan_partition(records, **options) -> set[frozenset[str]]:
-    result = scan(records, paragraphs=False, **options)
+    """A scan's document clusters, verified by estimate as tune scores them."""
+    result = scan(records, paragraphs=False, verify="estimate", **options)
     return {
         frozenset(m.doc_id for m in c.members) for c in result.clusters if c.level == "document"
     }

@@ -93,9 +93,12 @@ def _near_pair(threshold: float) -> tuple[str, str, float]:
 def test_a_pair_the_estimate_misses_is_linked_on_its_exact_similarity():
     a, b, truth = _near_pair(0.8)
     records = [("a", a), ("b", b)]
-    assert dedupe.scan(records, threshold=0.8, paragraphs=False).duplicates == {}
+    by_estimate = dedupe.scan(records, threshold=0.8, paragraphs=False, verify="estimate")
+    assert by_estimate.duplicates == {}
     result = dedupe.scan(records, threshold=0.8, paragraphs=False, verify="exact")
     assert result.duplicates == {"b": "a"}
+    # The default, auto, is exact here on the local engine.
+    assert dedupe.scan(records, threshold=0.8, paragraphs=False).duplicates == {"b": "a"}
     (cluster,) = [c for c in result.clusters if c.level == "document"]
     assert cluster.members[-1].similarity == round(truth, 4)  # the exact value is reported
 
@@ -153,7 +156,19 @@ def test_explain_gives_the_exact_decision_and_its_reason():
     from dedupe.explain import explain
 
     a, b, truth = _near_pair(0.8)
-    by_estimate = explain(a, b, ScanConfig(threshold=0.8, paragraphs=False))
-    by_sets = explain(a, b, ScanConfig(threshold=0.8, paragraphs=False, verify="exact"))
+    by_estimate = explain(a, b, ScanConfig(threshold=0.8, paragraphs=False, verify="estimate"))
+    by_sets = explain(a, b, ScanConfig(threshold=0.8, paragraphs=False))  # auto: exact
     assert not by_estimate.duplicate and "estimated Jaccard" in by_estimate.reason
     assert by_sets.duplicate and f"exact Jaccard {truth:.3f}" in by_sets.reason
+
+
+def test_auto_is_exact_on_the_local_engine_and_estimate_in_an_index(tmp_path):
+    a, b, _ = _near_pair(0.8)
+    with Index(tmp_path / "i.sqlite", threshold=0.8, paragraphs=False) as index:
+        assert index.config.verify == "estimate"
+        index.add("a", a)
+        assert index.check("b", b).status == "new"  # the estimate misses it, as documented
+    local = dedupe.scan([("a", a), ("b", b)], threshold=0.8, paragraphs=False)
+    assert local.config["verify"] == "exact" and local.duplicates == {"b": "a"}
+    with pytest.raises(ConfigError, match="'auto', 'estimate' or 'exact'"):
+        ScanConfig(verify="always")  # type: ignore[arg-type]

@@ -207,7 +207,7 @@ def scan(
     {'b': 'a'}
     """
     started = time.perf_counter()
-    cfg = _config(config, options)
+    cfg = _config(config, options).resolved()
     items = [as_record(item, i, text_field, id_field) for i, item in enumerate(records)]
     pass_one = analyse(items, cfg, progress, jobs, memory_bytes(memory))
     result = _assemble(items, pass_one, cfg)
@@ -430,7 +430,7 @@ def scan_path(
     from dedupe.writers import CleanedWriter
 
     started = time.perf_counter()
-    cfg = _config(config, options)
+    cfg = _config(config, options).resolved()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     with open_source(path, fmt, text_field=text_field, id_field=id_field, stdin=stdin) as source:  # type: ignore[arg-type]

@@ -257,11 +257,12 @@ class DaskEngine:
     ) -> tuple[PassOne, list[int]]:
         from distributed import as_completed
 
-        if config.verify != "estimate":
+        if config.verify == "exact":
             raise ConfigError(
                 "--verify exact runs on the local engine only: the Dask engine verifies "
                 "candidates on the signatures in its partitions"
             )
+        config = config.resolved(exact=False)
         client = self.client
         signed = [
             client.submit(_sign_file, f, config, self.text_field, self.id_field, pure=False)

@@ -212,6 +212,7 @@ def scan_dataset(
     from dedupe.report import ReportSampler
 
     started = time.perf_counter()
+    config = config.resolved(exact=engine == "local")
     files = list_data_files(spec)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)

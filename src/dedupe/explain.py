@@ -150,7 +150,7 @@ def explain(a: str, b: str, config: ScanConfig | None = None) -> Explanation:
     >>> e.duplicate, e.exact_duplicate
     (True, True)
     """
-    cfg = config if config is not None else ScanConfig()
+    cfg = (config if config is not None else ScanConfig()).resolved()
     pair_config = replace(cfg, strict=False)
     result = scan([("a", a), ("b", b)], pair_config)
     duplicate = bool(result.duplicates)

@@ -137,7 +137,7 @@ def index_parameters(config: ScanConfig) -> dict[str, Any]:
     )
     out = config.as_dict()
     out.pop("strict")
-    out.pop("verify")  # always "estimate" (refused otherwise)
+    out.pop("verify")  # always by estimate ("exact" is refused)
     out.update(
         format=INDEX_FORMAT,
         normalisation_version=NORMALISATION_VERSION,
@@ -163,7 +163,7 @@ def _refuse_unsupported(config: ScanConfig) -> None:
             "an index does not remove cross-document boilerplate "
             f"(boilerplate_min_docs={config.boilerplate_min_docs}); use 0"
         )
-    if config.verify != "estimate":
+    if config.verify == "exact":
         raise ConfigError(
             "an index verifies on the signatures it stores, not on exact shingle sets "
             f"(verify={config.verify!r}); use 'estimate'"
@@ -254,7 +254,7 @@ class Index:
         except BaseException:
             self.close()
             raise
-        self.config = chosen
+        self.config = chosen.resolved(exact=False)
         self.parameters = index_parameters(chosen)
         self.bands = int(self.parameters["lsh_bands"])
         self.rows = int(self.parameters["lsh_rows"])

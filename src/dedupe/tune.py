@@ -236,7 +236,8 @@ def sign_corpus(
 ) -> SignedCorpus:
     """Sign ``records`` (anything :func:`dedupe.scan` takes) once at ``config``'s shingle and
     num_perm, paragraphs off, for linking at many thresholds with :meth:`SignedCorpus.link`."""
-    cfg = replace(config or ScanConfig(), paragraphs=False)
+    # Thresholds are swept on the signatures' estimates: the shingle sets are not kept.
+    cfg = replace(config or ScanConfig(), paragraphs=False, verify="estimate")
     return _sign(_reader(records, text_field, id_field), cfg, jobs)
 
 

@@ -60,6 +60,7 @@ class Measure(StrEnum):
 
 
 class Verify(StrEnum):
+    auto = "auto"
     estimate = "estimate"
     exact = "exact"
 

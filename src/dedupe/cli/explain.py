@@ -59,7 +59,7 @@ def explain(
     containment_threshold: Annotated[
         float, typer.Option(min=0.01, max=1.0, help="As for scan.")
     ] = DEFAULTS.containment_threshold,
-    verify: Annotated[Verify, typer.Option(help="As for scan.")] = Verify.estimate,
+    verify: Annotated[Verify, typer.Option(help="As for scan.")] = Verify.auto,
 ) -> None:
     """Show why two texts are or are not duplicates under the current settings.
 

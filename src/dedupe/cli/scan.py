@@ -128,13 +128,14 @@ def scan(
     verify: Annotated[
         Verify,
         typer.Option(
-            help="How a candidate pair (documents sharing an LSH band) is decided. estimate: on "
-            "its MinHash signatures (fast; a pair just above --threshold is missed about a "
-            "third of the time). exact: on the exact Jaccard similarity of the two shingle "
-            "sets, kept in a temporary file during the scan (no candidate at or above the "
-            "threshold is missed; slower). Local engine only.",
+            help="How a candidate pair (documents sharing an LSH band) is decided. exact: on "
+            "the exact Jaccard similarity of the two shingle sets, kept in a temporary file "
+            "during the scan (no candidate at or above --threshold is missed, none below it is "
+            "linked). estimate: on its MinHash signatures (faster; a pair just above "
+            "--threshold is missed about a third of the time). auto: exact on the local "
+            "engine, estimate with --engine dask or --index, which offer only that.",
         ),
-    ] = Verify.estimate,
+    ] = Verify.auto,
     paragraphs: Annotated[
         bool,
         typer.Option(
@@ -250,7 +251,7 @@ def scan(
         err.print(f"dedupe: error: {error}")
         raise typer.Exit(EXIT_INPUT) from None
     if explain_bands and not quiet:
-        _explain_bands(cfg)
+        _explain_bands(cfg.resolved(exact=index is None and engine.value == "local"))
     if index is not None:
         if memory is not None:
             err.print(
