@@ -352,6 +352,7 @@ class Scanner:
         docs = self.signed_documents()
         signatures = self.document_signatures(docs)
         if self._spool is not None:  # candidates from the bands, decided on exact sets
+            assert isinstance(signatures, LocalSignatures), "exact verification is local"
             signatures = ExactlyVerified(signatures, *self._spool.sets())
         exact_pairs, representative = exact_links(docs)
         # Band by band, skipping pairs already connected: the same components as verifying
@@ -511,7 +512,9 @@ class Scanner:
             counts[1] += int(accept.sum())
             return accept
 
-        labels = components_by_bands(signatures, *bands, labels, verified, mask)
+        # With a second core and no memory budget, the next band is sorted while one is verified.
+        lookahead = self.jobs > 1 and self.budget.limit is None
+        labels = components_by_bands(signatures, *bands, labels, verified, mask, lookahead)
         return labels, counts[0], counts[1]
 
     def _paragraph_table(

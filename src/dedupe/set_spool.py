@@ -17,7 +17,7 @@ import numpy as np
 import numpy.typing as npt
 
 from dedupe.core.exact import pair_jaccard
-from dedupe.core.lsh import SignatureSet
+from dedupe.core.lsh import Buckets, LocalSignatures
 from dedupe.core.shingle import I64, U32
 
 
@@ -61,7 +61,7 @@ class ExactlyVerified:
     """A :class:`~dedupe.core.lsh.SignatureSet` whose candidate pairs come from ``signatures``'
     bands and whose similarity is the exact Jaccard similarity of the rows' shingle sets."""
 
-    def __init__(self, signatures: SignatureSet, values: U32, starts: I64, sizes: I64) -> None:
+    def __init__(self, signatures: LocalSignatures, values: U32, starts: I64, sizes: I64) -> None:
         self._signatures = signatures
         self._values, self._starts, self._sizes = values, starts, sizes
 
@@ -72,6 +72,9 @@ class ExactlyVerified:
         self, band: int, rows: int, labels: I64, selected: I64 | None
     ) -> Iterator[I64]:
         return self._signatures.band_pair_pieces(band, rows, labels, selected)
+
+    def buckets(self, band: int, rows: int, selected: I64 | None) -> Buckets:
+        return self._signatures.buckets(band, rows, selected)
 
     def jaccard(self, pairs: I64) -> npt.NDArray[np.float64]:
         return pair_jaccard(self._values, self._starts, self._sizes, pairs)

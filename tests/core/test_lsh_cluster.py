@@ -109,7 +109,8 @@ def test_band_pair_pieces_are_the_band_pairs_cut_at_buckets(max_pairs, seed):
         assert not a & b
 
 
-def test_components_by_bands_in_pieces_equal_all_pairs_at_once(monkeypatch):
+@pytest.mark.parametrize("lookahead", [False, True])
+def test_components_by_bands_in_pieces_equal_all_pairs_at_once(monkeypatch, lookahead):
     rng = np.random.default_rng(5)
     signatures = rng.integers(0, 3, size=(400, 8)).astype(np.uint32)
 
@@ -120,8 +121,18 @@ def test_components_by_bands_in_pieces_equal_all_pairs_at_once(monkeypatch):
     expected = connected_components(400, candidates[accept(candidates)])
     monkeypatch.setattr(lsh, "PIECE_PAIRS", 5)
     monkeypatch.setattr(lsh, "MERGE_PAIRS", 3)
-    found = components_by_bands(signatures, 4, 2, np.arange(400), accept)
+    pieces = []
+    original = lsh.bucket_pair_pieces
+
+    def counted(*args):
+        made = list(original(*args))
+        pieces.extend(made)
+        return iter(made)
+
+    monkeypatch.setattr(lsh, "bucket_pair_pieces", counted)
+    found = components_by_bands(signatures, 4, 2, np.arange(400), accept, lookahead=lookahead)
     assert found.tolist() == expected.tolist()
+    assert len(pieces) > 2 * 4  # the 4 bands' pairs came in pieces (a bucket each, here)
 
 
 @pytest.mark.parametrize("seed", range(6))

@@ -11,6 +11,7 @@ candidate on its full signature, so the extra candidates cost time but never pre
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
@@ -146,6 +147,28 @@ MERGE_PAIRS = 2_000_000
 PIECE_PAIRS = 1_000_000
 
 
+@dataclass(frozen=True, slots=True)
+class Buckets:
+    """The buckets of one band with more than one row: ``members`` (rows, grouped by key, in
+    ascending row order inside a bucket), each bucket's first slot and size. What the band's
+    pairs come from, before the component labels rule any out."""
+
+    members: I64
+    starts: I64
+    lengths: I64
+
+
+def band_buckets(column: U64, rows: I64) -> Buckets:
+    """The :class:`Buckets` of ``rows[i]`` keyed by ``column[i]``: one sort of the band's keys."""
+    order = runs.stable_argsort(column)
+    run_starts = runs.run_starts(column[order])
+    run_lengths = runs.run_lengths(run_starts, len(order))
+    multi = run_lengths > 1
+    members = rows[order[np.repeat(multi, run_lengths)]]
+    lengths = run_lengths[multi]
+    return Buckets(members, np.cumsum(lengths) - lengths, lengths)
+
+
 def band_pair_pieces(
     column: U64, rows: I64, labels: I64 | None = None, max_pairs: int | None = PIECE_PAIRS
 ) -> Iterator[I64]:
@@ -156,39 +179,40 @@ def band_pair_pieces(
     >>> [p.tolist() for p in band_pair_pieces(column, np.arange(5), max_pairs=1)]
     [[[0, 2], [0, 3], [2, 3]], [[1, 4]]]
     """
-    order = runs.stable_argsort(column)
-    sorted_keys = column[order]
-    run_starts = runs.run_starts(sorted_keys)
-    run_lengths = runs.run_lengths(run_starts, len(order))
-    del sorted_keys
-    multi = run_lengths > 1
-    if labels is not None and len(order):
-        run_labels = labels[rows[order]]
-        lowest = np.minimum.reduceat(run_labels, run_starts)
-        multi &= lowest != np.maximum.reduceat(run_labels, run_starts)
+    return bucket_pair_pieces(band_buckets(column, rows), labels, max_pairs)
+
+
+def bucket_pair_pieces(
+    buckets: Buckets, labels: I64 | None = None, max_pairs: int | None = PIECE_PAIRS
+) -> Iterator[I64]:
+    """The pairs of ``buckets`` (see :func:`band_pair_pieces`), leaving out the buckets whose
+    rows all have one label in ``labels``."""
+    members, starts, lengths = buckets.members, buckets.starts, buckets.lengths
+    if labels is not None and len(members):
+        run_labels = labels[members]
+        lowest = np.minimum.reduceat(run_labels, starts)
+        mixed = lowest != np.maximum.reduceat(run_labels, starts)
         del run_labels, lowest
-    if not multi.any():
+        if not mixed.all():
+            members = members[np.repeat(mixed, lengths)]
+            lengths = lengths[mixed]
+            starts = np.cumsum(lengths) - lengths
+    if not len(lengths):
         return
-    kept_order = order[np.repeat(multi, run_lengths)]
-    del order
-    kept_lengths = run_lengths[multi]
-    kept_starts = np.cumsum(kept_lengths) - kept_lengths
     if max_pairs is None:
-        yield pairs_in_runs(rows[kept_order], kept_starts, kept_lengths)
+        yield pairs_in_runs(members, starts, lengths)
         return
     # Pairs each bucket gives: all of a small one, a chain and a star in a large one.
-    small = kept_lengths <= MAX_BUCKET_PAIRS
-    counts = np.where(small, kept_lengths * (kept_lengths - 1) // 2, 2 * kept_lengths - 2)
+    small = lengths <= MAX_BUCKET_PAIRS
+    counts = np.where(small, lengths * (lengths - 1) // 2, 2 * lengths - 2)
     ends = np.cumsum(counts)
     cuts = np.searchsorted(ends, np.arange(max_pairs, int(ends[-1]), max_pairs), side="left")
-    bounds = np.unique(np.r_[0, cuts + 1, len(kept_lengths)])
-    bounds = bounds[bounds <= len(kept_lengths)]
+    bounds = np.unique(np.r_[0, cuts + 1, len(lengths)])
+    bounds = bounds[bounds <= len(lengths)]
     for first, last in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True):
-        begin = int(kept_starts[first])
-        end = int(kept_starts[last - 1] + kept_lengths[last - 1])
-        yield pairs_in_runs(
-            rows[kept_order[begin:end]], kept_starts[first:last] - begin, kept_lengths[first:last]
-        )
+        begin = int(starts[first])
+        end = int(starts[last - 1] + lengths[last - 1])
+        yield pairs_in_runs(members[begin:end], starts[first:last] - begin, lengths[first:last])
 
 
 def _masked_rows(num_rows: int, mask: npt.NDArray[np.bool_] | None) -> I64:
@@ -246,10 +270,16 @@ class LocalSignatures:
     def band_pair_pieces(
         self, band: int, rows: int, labels: I64, selected: I64 | None
     ) -> Iterator[I64]:
+        # PIECE_PAIRS read at the call, not bound as a default: tests make pieces small.
+        return bucket_pair_pieces(self.buckets(band, rows, selected), labels, PIECE_PAIRS)
+
+    def buckets(self, band: int, rows: int, selected: I64 | None) -> Buckets:
+        """The band's :class:`Buckets` over the ``selected`` rows (all when None): what
+        :meth:`band_pair_pieces` filters by labels, which a thread may prepare ahead."""
         keys = band_key(self._columns, band, rows)
         if selected is None:
-            return band_pair_pieces(keys, np.arange(len(keys), dtype=np.int64), labels)
-        return band_pair_pieces(keys[selected], selected, labels)
+            return band_buckets(keys, np.arange(len(keys), dtype=np.int64))
+        return band_buckets(keys[selected], selected)
 
     def jaccard(self, pairs: I64) -> npt.NDArray[np.float64]:
         return estimated_jaccard(self.signatures, pairs)
@@ -262,6 +292,7 @@ def components_by_bands(
     labels: I64,
     accept: Callable[[I64], npt.NDArray[np.bool_]],
     mask: npt.NDArray[np.bool_] | None = None,
+    lookahead: bool = False,
 ) -> I64:
     """Component labels (each row's smallest connected row) of the graph made of the components
     in ``labels`` plus every LSH candidate pair of ``signatures``, an array or any
@@ -276,21 +307,28 @@ def components_by_bands(
     37 million pairs (1.4 GB with its deduplication) for 5.4 million distinct ones; band by
     band, 7.5 million are verified.
 
+    ``lookahead``: where the signatures can make a band's :class:`Buckets` (``buckets``, as
+    :class:`LocalSignatures` can), a thread sorts the next band while this one is verified
+    (numpy lets go of the interpreter lock in both), holding two bands' buckets at once. The
+    same labels either way.
+
     >>> sigs = np.array([[1, 8], [1, 9], [2, 9], [3, 4]], dtype=np.uint32)
     >>> accept_all = lambda pairs: np.ones(len(pairs), bool)
     >>> components_by_bands(sigs, 2, 1, np.arange(4), accept_all).tolist()
     [0, 0, 0, 3]
+    >>> components_by_bands(sigs, 2, 1, np.arange(4), accept_all, lookahead=True).tolist()
+    [0, 0, 0, 3]
     """
     table = LocalSignatures(signatures) if isinstance(signatures, np.ndarray) else signatures
     selected = None if mask is None else np.flatnonzero(mask)
-    for band in range(bands):
+    for pieces_of in _bands(table, bands, rows, selected, lookahead):
         # Pieces of the band are checked against the labels of the band's start, so the pairs
         # verified (and counted) are those of the whole band at once; accepted pairs are merged
         # every MERGE_PAIRS, each merge costing a pass over all the rows.
         band_labels = labels
         accepted: list[I64] = []
         waiting = 0
-        for pairs in table.band_pair_pieces(band, rows, band_labels, selected):
+        for pairs in pieces_of(band_labels):
             pairs = pairs[band_labels[pairs[:, 0]] != band_labels[pairs[:, 1]]]
             if len(pairs):
                 accepted.append(pairs[accept(pairs)])
@@ -301,3 +339,26 @@ def components_by_bands(
         if waiting:
             labels = merge_components(labels, np.concatenate(accepted))
     return labels
+
+
+def _bands(
+    table: SignatureSet, bands: int, rows: int, selected: I64 | None, lookahead: bool
+) -> Iterator[Callable[[I64], Iterator[I64]]]:
+    """For each band in turn, the function from the labels to its pair pieces."""
+    prepare: Callable[[int, int, I64 | None], Buckets] | None = (
+        getattr(table, "buckets", None) if lookahead else None
+    )
+    if prepare is None or bands < 2:
+        for band in range(bands):
+            yield lambda labels, band=band: table.band_pair_pieces(band, rows, labels, selected)  # type: ignore[misc]
+        return
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1, thread_name_prefix="dedupe-bands") as pool:
+        upcoming = pool.submit(prepare, 0, rows, selected)
+        for band in range(bands):
+            current = upcoming.result()
+            if band + 1 < bands:
+                upcoming = pool.submit(prepare, band + 1, rows, selected)
+            yield lambda labels, current=current: bucket_pair_pieces(current, labels, PIECE_PAIRS)  # type: ignore[misc]
+            del current
