@@ -468,11 +468,11 @@ class Scanner:
     def document_signatures(self, docs: DocumentArrays) -> SignatureSet:
         """Where the document signatures are: here, in ``docs``. An engine that keeps them in
         its partitions overrides this (and :meth:`unit_signatures`)."""
-        return LocalSignatures(docs.signatures)
+        return LocalSignatures(docs.signatures, self.jobs)
 
     def unit_signatures(self, units: _Units) -> SignatureSet:
         """The signatures of the eligible paragraphs, in ``units``' numbering."""
-        return LocalSignatures(units.e_sigs)
+        return LocalSignatures(units.e_sigs, self.jobs)
 
     def _paragraph_components(
         self, units: _Units, e_sigs: SignatureSet, alive: np.ndarray, within: np.ndarray

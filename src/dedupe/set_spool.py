@@ -77,4 +77,6 @@ class ExactlyVerified:
         return self._signatures.buckets(band, rows, selected)
 
     def jaccard(self, pairs: I64) -> npt.NDArray[np.float64]:
-        return pair_jaccard(self._values, self._starts, self._sizes, pairs)
+        return pair_jaccard(
+            self._values, self._starts, self._sizes, pairs, self._signatures.threads
+        )

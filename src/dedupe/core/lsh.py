@@ -255,10 +255,12 @@ class SignatureSet(Protocol):
 
 
 class LocalSignatures:
-    """A :class:`SignatureSet` over an in-memory ``(rows, permutations)`` array."""
+    """A :class:`SignatureSet` over an in-memory ``(rows, permutations)`` array; ``threads``
+    verify large batches of pairs side by side."""
 
-    def __init__(self, signatures: U32) -> None:
+    def __init__(self, signatures: U32, threads: int = 1) -> None:
         self.signatures = signatures
+        self.threads = threads
         self._columns = signatures.T  # a view: each band reads its own columns
 
     def band_pairs(self, band: int, rows: int, labels: I64, selected: I64 | None) -> I64:
@@ -282,7 +284,7 @@ class LocalSignatures:
         return band_buckets(keys[selected], selected)
 
     def jaccard(self, pairs: I64) -> npt.NDArray[np.float64]:
-        return estimated_jaccard(self.signatures, pairs)
+        return estimated_jaccard(self.signatures, pairs, self.threads)
 
 
 def components_by_bands(

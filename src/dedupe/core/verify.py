@@ -11,20 +11,25 @@ import numpy as np
 import numpy.typing as npt
 
 from dedupe.config import CONTAINMENT_MIN_RATIO, ScanConfig
+from dedupe.core.parallel import Bounds, for_each_share
 from dedupe.core.shingle import U32
 
 F64 = npt.NDArray[np.float64]
 _CHUNK_PAIRS = 65_536
 
 
-def estimated_jaccard(signatures: U32, pairs: npt.NDArray[np.int64]) -> F64:
-    """Estimated Jaccard similarity of each pair of rows of ``signatures``."""
+def estimated_jaccard(signatures: U32, pairs: npt.NDArray[np.int64], threads: int = 1) -> F64:
+    """Estimated Jaccard similarity of each pair of rows of ``signatures`` (chunks of pairs on
+    up to ``threads`` threads)."""
     out = np.empty(len(pairs), dtype=np.float64)
-    for begin in range(0, len(pairs), _CHUNK_PAIRS):
-        chunk = pairs[begin : begin + _CHUNK_PAIRS]
-        out[begin : begin + len(chunk)] = row_similarity(
-            signatures[chunk[:, 0]], signatures[chunk[:, 1]]
-        )
+
+    def share(bounds: Bounds) -> None:
+        for begin, end in bounds:
+            left, right = pairs[begin:end, 0], pairs[begin:end, 1]
+            out[begin:end] = row_similarity(signatures[left], signatures[right])
+
+    chunks = [(b, min(b + _CHUNK_PAIRS, len(pairs))) for b in range(0, len(pairs), _CHUNK_PAIRS)]
+    for_each_share(chunks, share, threads)
     return out
 
 
