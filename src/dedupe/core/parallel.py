@@ -22,7 +22,12 @@ def for_each_share(bounds: Bounds, work: Callable[[Bounds], None], threads: int 
     >>> for_each_share([(0, 2), (2, 5), (5, 6)], lambda share: seen.append(list(share)), 2)
     >>> sorted(seen)
     [[(0, 2), (2, 5)], [(5, 6)]]
+    >>> for_each_share([], lambda share: seen.append(share), 2)  # no chunk, no call
+    >>> len(seen)
+    2
     """
+    if not bounds:
+        return
     count = max(1, min(threads, len(bounds)))
     size = -(-len(bounds) // count)
     shares = [bounds[i : i + size] for i in range(0, len(bounds), size)]
