@@ -21,6 +21,7 @@ COLUMNS = (
     "docs/s",
     "MB/s",
     "peak RSS MB",
+    "peak anon MB",
     "time ÷ dedupe-docs",
     "pairs",
     "recall",
@@ -55,6 +56,7 @@ def _row(row: dict[str, Any]) -> list[str]:
         _number(row.get("docs_per_s")),
         _number(row.get("mb_per_s"), 2),
         _number(row.get("peak_rss_mb")),
+        _number(row.get("peak_anon_mb")),
         _number(row.get("ratio_to_dedupe_docs"), 2),
         _number(row.get("pairs")),
         _share(row.get("recall")),
@@ -119,12 +121,15 @@ def _setup(report: dict[str, Any]) -> list[str]:
         f"{' / '.join(str(x) for x in machine['load_average_at_start'])}",
         f"- Versions: {found}",
         f"- Settings: threshold {config['threshold']}, {config['num_perm']} permutations, "
-        f"word {config['ngram_words']}-grams, {config['jobs']} process/thread per tool, median of "
-        f"{config['repeats']} run(s); copies perturb {config['perturb_rate'][0]:.0%}–"
-        f"{config['perturb_rate'][1]:.0%} of words",
+        f"word {config['ngram_words']}-grams, median of {config['repeats']} run(s); copies "
+        f"perturb {config['perturb_rate'][0]:.0%}–{config['perturb_rate'][1]:.0%} of words",
+        f"- Parallelism: {config.get('parallelism', str(config['jobs']) + ' process/thread')}",
         f"- LSH: datasketch {config['datasketch_lsh']}; rensa {config['rensa_lsh']}; dedupe "
         f"{config['dedupe_lsh']}",
+        f"- Verification: {config.get('dedupe_verify', 'dedupe-exact: --verify exact')}",
         f"- Timing: {config['timing']}",
+        "- Memory: peak RSS of the tool's process (ru_maxrss, file pages it maps included) and "
+        "peak anonymous memory (RssAnon of it and its workers, sampled every 50 ms)",
         f"- Quality: {config['quality']}",
     ]
 

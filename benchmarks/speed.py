@@ -56,7 +56,7 @@ DEFAULT_OUT = HERE / "results" / "speed.json"
 
 TOOLS = (
     "dedupe-docs",
-    "dedupe-exact",
+    "dedupe-estimate",
     "dedupe-full",
     "datasketch-loop",
     "datasketch-bulk",
@@ -95,7 +95,7 @@ class Settings:
     num_perm: int = 128
     ngram_words: int = 5
     seed: int = 0
-    jobs: int = 1
+    jobs: int = len(os.sched_getaffinity(0))  # dedupe's default: every core it may use
     rensa_bands: int = RENSA_BANDS
     datasketch_bands: int = 0  # 0: MinHashLSH chooses from the threshold (9 x 13 at 0.8 / 128)
     memory: str | None = None  # dedupe-full's --memory (signatures beyond it in files)
@@ -454,10 +454,11 @@ def _cluster_arrays(
 
 
 def run_dedupe_docs(
-    path: Path, settings: Settings, verify: str = "estimate"
+    path: Path, settings: Settings, verify: str = "auto"
 ) -> tuple[dict[str, I64], Stages]:
-    """Documents only; ``verify="exact"`` (the ``dedupe-exact`` tool) decides candidates on
-    exact shingle sets instead of signatures."""
+    """Documents only, at dedupe's defaults (``verify="auto"``: candidates decided on exact
+    shingle sets); ``verify="estimate"`` (the ``dedupe-estimate`` tool) decides them on the
+    signatures, as the peers do."""
     import dedupe
 
     clock = Clock()
@@ -494,8 +495,8 @@ def _worker(argv: Sequence[str]) -> int:
     tool, corpus_path, result_path, settings_json = argv
     settings = Settings(**json.loads(settings_json))
     started = time.perf_counter()
-    if tool in ("dedupe-docs", "dedupe-exact"):
-        verify = "exact" if tool == "dedupe-exact" else "estimate"
+    if tool in ("dedupe-docs", "dedupe-estimate"):
+        verify = "estimate" if tool == "dedupe-estimate" else "auto"
         arrays, stages = run_dedupe_docs(Path(corpus_path), settings, verify)
     elif tool in ("datasketch-loop", "datasketch-bulk"):
         arrays, stages = run_datasketch(Path(corpus_path), settings, bulk=tool == "datasketch-bulk")
@@ -518,13 +519,41 @@ class Measured:
     seconds: float
     cpu_seconds: float
     peak_rss_mb: float
+    peak_anon_mb: float | None  # None where /proc cannot tell
     returncode: int | None  # None: killed at the timeout
     stderr_tail: str
 
 
+#: Anonymous memory is sampled this often (the peak between two samples can be missed).
+ANON_SAMPLE_S = 0.05
+
+
+def _anon_kib(pid: int) -> int | None:
+    """RssAnon of ``pid`` and all its descendants, in KiB (Linux /proc), or None."""
+    total, todo, seen = 0, [pid], False
+    while todo:
+        current = todo.pop()
+        try:
+            with open(f"/proc/{current}/status", encoding="ascii") as status:
+                for line in status:
+                    if line.startswith("RssAnon:"):
+                        total += int(line.split()[1])
+                        seen = True
+                        break
+            with open(f"/proc/{current}/task/{current}/children", encoding="ascii") as children:
+                todo += [int(child) for child in children.read().split()]
+        except (OSError, ValueError):
+            continue  # it ended between two reads
+    return total if seen else None
+
+
 def measure(command: Sequence[str], timeout_s: float, log: Path, env: dict[str, str]) -> Measured:
     """Run ``command`` and reap it with wait4: wall time, CPU time and peak RSS of that child
-    (ru_maxrss is the largest resident set of it or any of its own children, in KiB)."""
+    (ru_maxrss is the largest resident set of it or any of its own children, in KiB), and the
+    peak of its anonymous memory summed with its children's, sampled every ANON_SAMPLE_S. RSS
+    also counts the pages of files a tool maps (spilled signatures, spooled shingle sets),
+    which the kernel keeps while memory is plentiful and drops under pressure; anonymous memory
+    is what the tool holds itself."""
     with log.open("wb") as stream:
         started = time.perf_counter()
         # A session of its own, so a timeout also ends the workers a tool may have started.
@@ -532,11 +561,19 @@ def measure(command: Sequence[str], timeout_s: float, log: Path, env: dict[str, 
             command, stdout=stream, stderr=stream, env=env, start_new_session=True
         )
         pid, status, usage = os.wait4(process.pid, os.WNOHANG)
+        peak_anon: int | None = None
+        sampled = 0.0
         while pid == 0:
-            if time.perf_counter() - started > timeout_s:
+            now = time.perf_counter()
+            if now - started > timeout_s:
                 os.killpg(process.pid, signal.SIGKILL)
                 pid, status, usage = os.wait4(process.pid, 0)
                 break
+            if now - sampled >= ANON_SAMPLE_S:
+                anon = _anon_kib(process.pid)
+                if anon is not None:
+                    peak_anon = max(peak_anon or 0, anon)
+                sampled = now
             time.sleep(0.01)  # 10 ms polling: at most 1 % of a 1 s run
             pid, status, usage = os.wait4(process.pid, os.WNOHANG)
         seconds = time.perf_counter() - started
@@ -546,6 +583,7 @@ def measure(command: Sequence[str], timeout_s: float, log: Path, env: dict[str, 
         seconds=round(seconds, 3),
         cpu_seconds=round(usage.ru_utime + usage.ru_stime, 3),
         peak_rss_mb=round(usage.ru_maxrss / 1024, 1),
+        peak_anon_mb=None if peak_anon is None else round(peak_anon / 1024, 1),
         returncode=None if timed_out else process.returncode,
         stderr_tail=log.read_text(errors="replace")[-2000:],
     )
@@ -723,6 +761,7 @@ def run_scale(
             docs_per_s=round(docs / measured.seconds),
             mb_per_s=round(mb / measured.seconds, 2),
             peak_rss_mb=measured.peak_rss_mb,
+            peak_anon_mb=measured.peak_anon_mb,
             cpu_seconds=measured.cpu_seconds,
             command=shlex.join(command),
         )
@@ -740,7 +779,8 @@ def run_scale(
         rows.append(row)
         outputs[tool] = work / (tool if tool == "dedupe-full" else f"{tool}.npz")
         print(
-            f"x{scale} {tool}: {measured.seconds:.2f} s, {measured.peak_rss_mb:.0f} MB",
+            f"x{scale} {tool}: {measured.seconds:.2f} s, {measured.peak_rss_mb:.0f} MB RSS, "
+            f"{measured.peak_anon_mb or 0:.0f} MB anonymous",
             file=sys.stderr,
         )
     _add_ratios(rows)
@@ -848,6 +888,10 @@ def _config(settings: Settings, options: argparse.Namespace) -> dict[str, Any]:
         ),
         "rensa_lsh": f"RMinHashLSH(threshold, num_perm, num_bands={settings.rensa_bands})",
         "dedupe_lsh": "ScanConfig defaults: bands reaching P(candidate | J=threshold) >= 0.95",
+        "dedupe_verify": "dedupe-docs and dedupe-full: the default (auto: exact Jaccard of the "
+        "shingle sets); dedupe-estimate: --verify estimate",
+        "parallelism": f"jobs={settings.jobs}: dedupe's --jobs and rensa's RAYON_NUM_THREADS; "
+        "datasketch and the peers' Python shingling run on one core",
         "timing": "wall seconds of a fresh subprocess: interpreter start, imports, reading the "
         "JSONL, signing, LSH, verification; stages_s is the worker's own split",
         "quality": "pairs vs exact Jaccard >= threshold; peers' headline = LSH candidates kept by "
