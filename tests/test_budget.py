@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 import pytest
 
-from dedupe.budget import ArrayBudget, parse_size
+from dedupe.budget import DEFAULT_MEMORY, ArrayBudget, RowStore, memory_bytes, parse_size
 from dedupe.errors import ConfigError
 
 
@@ -85,3 +87,42 @@ def test_memory_from_the_command_line(tmp_path):
         app, ["scan", str(source), "--out", str(tmp_path / "d"), "--memory", "lots"]
     )
     assert bad.exit_code == 2 and "not a size" in bad.output
+
+
+@pytest.mark.parametrize("limit", [None, 0, 700, 10_000])
+def test_a_row_store_gives_back_its_rows_in_order(tmp_path, limit):
+    """In memory, on disk from the first batch, from a later one (700 bytes: two batches of
+    10 x 8 uint32 fit, the third does not), or with no limit: the same array."""
+    budget = ArrayBudget(limit=limit, directory=str(tmp_path))
+    store = RowStore(budget)
+    batches = [np.full((10, 8), i, dtype=np.uint32) for i in range(5)]
+    for batch in batches:
+        store.append(batch)
+    rows = store.array(8)
+    assert rows.shape == (50, 8) and rows[:, 0].tolist() == [i for i in range(5) for _ in range(10)]
+    on_disk = limit is not None and limit < 1600
+    assert isinstance(rows, np.memmap) == on_disk
+    assert budget.held + budget.spilled == (1600 if limit is not None else budget.held)
+    assert budget.held <= (limit if limit is not None else 1600)
+    del rows
+    budget.close()
+
+
+def test_a_row_store_of_no_rows_or_no_columns(tmp_path):
+    budget = ArrayBudget(limit=0, directory=str(tmp_path))
+    assert RowStore(budget).array(32).shape == (0, 32)  # nothing appended: the width asked
+    store = RowStore(budget)
+    store.append(np.empty((4, 0), dtype=np.uint32))  # a Dask driver's batches: no columns
+    assert store.array(32).shape == (4, 0)
+    mixed = RowStore(budget)
+    mixed.append(np.zeros((1, 2), dtype=np.uint32))
+    with pytest.raises(ValueError, match="width"):
+        mixed.append(np.zeros((1, 3), dtype=np.uint32))
+    mixed.close()
+    budget.close()
+
+
+def test_unlimited_and_the_default():
+    assert memory_bytes("unlimited") == memory_bytes("none") == sys.maxsize
+    assert memory_bytes(None) is None  # the local engine applies DEFAULT_MEMORY
+    assert DEFAULT_MEMORY == 256 << 20

@@ -198,8 +198,9 @@ def scan(
     fields passed through) or of ``(id, text)`` pairs. Options are the fields of
     :class:`ScanConfig` (``threshold=0.8``, ``shingle="word:5"``, ...). ``jobs`` worker
     processes sign large inputs; the result is the same for any number. ``memory`` (bytes, or
-    a size such as ``"4G"``) bounds the signature arrays held in memory; beyond it they are
-    held in temporary files (:mod:`dedupe.budget`), with the same result.
+    a size such as ``"4G"``; default 256 MiB, ``"unlimited"``: no bound) bounds the signature
+    arrays held in memory; beyond it they are held in temporary files
+    (:mod:`dedupe.budget`), with the same result.
 
     >>> pairs = [("a", "The cat sat on the mat today."), ("b", "The cat sat on the mat today!")]
     >>> result = scan(pairs)

@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 import tempfile
+from typing import BinaryIO
 
 import numpy as np
 
@@ -36,10 +38,26 @@ def parse_size(text: str) -> int:
     return int(float(number) * _UNITS[unit.lower()])
 
 
+#: The budget a local scan gives its signatures unless told otherwise: 256 MiB holds every
+#: signature of the x10 news benchmark (38,240 articles, 806,000 paragraphs: 123 MB), so a
+#: corpus of that size never touches a file, while at x100 (1.2 GB of signatures) pass one's
+#: own memory stays flat; the mapped files cost 4 % of the x100 time (BENCHMARKS.md).
+DEFAULT_MEMORY = 256 << 20
+#: What ``--memory unlimited`` asks for: everything in memory.
+UNLIMITED = ("none", "unlimited")
+
+
 def memory_bytes(memory: int | str | None) -> int | None:
-    """A memory budget given as bytes or as a size (:func:`parse_size`); None: no budget."""
+    """A memory budget given as bytes or as a size (:func:`parse_size`); None: the default
+    (:data:`DEFAULT_MEMORY`, applied by the local engine); ``"unlimited"``: no bound.
+
+    >>> memory_bytes("1G"), memory_bytes(None), memory_bytes("unlimited") > 1 << 60
+    (1073741824, None, True)
+    """
     if memory is None or isinstance(memory, int):
         return memory
+    if memory.strip().lower() in UNLIMITED:
+        return sys.maxsize
     return parse_size(memory)
 
 
@@ -60,18 +78,102 @@ class ArrayBudget:
     def empty(self, shape: tuple[int, ...], dtype: type | np.dtype) -> np.ndarray:
         """An uninitialised array of ``shape`` and ``dtype``, in memory or in a file."""
         size = int(np.prod(shape, dtype=np.int64)) * np.dtype(dtype).itemsize
+        if self.reserve(size):
+            return np.empty(shape, dtype=dtype)
+        self.spilled += size
+        path = self.new_file() + ".npy"
+        return np.lib.format.open_memmap(path, mode="w+", dtype=dtype, shape=shape)
+
+    def reserve(self, size: int) -> bool:
+        """Count ``size`` bytes as held in memory if they fit the budget; whether they did."""
         if self.limit is None or self.held + size <= self.limit or size == 0:
             self.held += size
-            return np.empty(shape, dtype=dtype)
+            return True
+        return False
+
+    def release(self, size: int) -> None:
+        """Stop counting ``size`` bytes (their array moved to a file)."""
+        self.held -= size
+
+    def new_file(self) -> str:
+        """The path of a new file in the budget's temporary directory (removed by close)."""
         if self._tmp is None:
             self._tmp = tempfile.TemporaryDirectory(prefix="dedupe-arrays-", dir=self._directory)
         self._files += 1
-        path = os.path.join(self._tmp.name, f"{self._files}.npy")
-        self.spilled += size
-        return np.lib.format.open_memmap(path, mode="w+", dtype=dtype, shape=shape)
+        return os.path.join(self._tmp.name, str(self._files))
 
     def close(self) -> None:
         """Remove the files (arrays mapped from them must not be used after this)."""
         if self._tmp is not None:
             self._tmp.cleanup()
             self._tmp = None
+
+
+class RowStore:
+    """Rows of one width, appended batch by batch as pass one signs them, read back once as a
+    single array. Held in memory while ``budget`` allows; at the first batch that does not fit,
+    the rows so far and every later batch go to one temporary file instead, which
+    :meth:`array` maps. So pass one holds at most the budget in signatures, however long the
+    input, and the array needs no gathering copy when it is on disk."""
+
+    def __init__(self, budget: ArrayBudget, dtype: type = np.uint32) -> None:
+        self._budget = budget
+        self._dtype = np.dtype(dtype)
+        self._parts: list[np.ndarray] = []
+        self._width: int | None = None
+        self._rows = 0
+        self._held = 0
+        self._path: str | None = None
+        self._file: BinaryIO | None = None
+
+    def append(self, rows: np.ndarray) -> None:
+        """Keep ``rows`` (shape ``(n, width)``, the same width every time)."""
+        if self._width is None:
+            self._width = rows.shape[1]
+        elif rows.shape[1] != self._width:
+            raise ValueError(f"rows of width {rows.shape[1]}, not {self._width}")
+        rows = np.ascontiguousarray(rows, dtype=self._dtype)
+        self._rows += len(rows)
+        if self._file is None and self._budget.reserve(rows.nbytes):
+            self._held += rows.nbytes
+            self._parts.append(rows)
+            return
+        if self._file is None:  # the first that does not fit: everything goes to a file
+            self._path = self._budget.new_file()
+            self._file = open(self._path, "wb")  # noqa: SIM115 (closed in array)
+            for part in self._parts:
+                self._file.write(part.tobytes())
+            self._parts = []
+            self._budget.release(self._held)
+            self._budget.spilled += self._held
+            self._held = 0
+        self._budget.spilled += rows.nbytes
+        self._file.write(rows.tobytes())
+
+    def close(self) -> None:
+        """Close the file, if any (after an error; :meth:`array` does it otherwise); the
+        budget's close removes it."""
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+        self._parts = []
+
+    def array(self, width: int) -> np.ndarray:
+        """Every row appended, in order, shape ``(rows, width)`` (``width`` where none was):
+        in memory, or mapped from the file. The store is empty afterwards."""
+        width = width if self._width is None else self._width
+        if self._file is None:
+            out = np.empty((self._rows, width), dtype=self._dtype)
+            row = 0
+            while self._parts:  # each part freed once copied: one part held twice at most
+                part = self._parts.pop(0)
+                out[row : row + len(part)] = part
+                row += len(part)
+            # The budget keeps counting these bytes: they are held until linking ends.
+            return out
+        self._file.close()
+        self._file = None
+        if self._rows == 0 or width == 0:
+            return np.empty((self._rows, width), dtype=self._dtype)
+        assert self._path is not None
+        return np.memmap(self._path, dtype=self._dtype, mode="r", shape=(self._rows, width))

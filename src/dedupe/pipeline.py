@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
-from dedupe.budget import ArrayBudget
+from dedupe.budget import DEFAULT_MEMORY, ArrayBudget, RowStore
 from dedupe.config import ScanConfig
 from dedupe.core.cluster import connected_components, equal_key_pairs, keepers
 from dedupe.core.features import BatchFeatures, featurise
@@ -170,7 +170,13 @@ class Scanner:
     def __init__(self, config: ScanConfig, jobs: int = 1, memory: int | None = None) -> None:
         self.config = config
         self.jobs = max(1, jobs)
-        self.budget = ArrayBudget(memory)  # where the signatures go when the input ends
+        self.budget = ArrayBudget(memory)
+        # Under a budget, each batch's signatures leave it as it is collected, into stores that
+        # spill to a file once the budget is spent: pass one's memory then stays flat. Without
+        # one (tune, a Dask worker) they stay in the batches, where those callers read them.
+        self._rows: tuple[RowStore, RowStore] | None = None
+        if memory is not None:
+            self._rows = (RowStore(self.budget), RowStore(self.budget))
         self._pool: ProcessPoolExecutor | None = None
         self._in_flight: deque[Future[BatchFeatures]] = deque()
         self._first_texts: list[str] | None = None
@@ -192,7 +198,16 @@ class Scanner:
         self._spool = SetSpool() if config.verify == "exact" else None
 
     def _collect(self, batch: BatchFeatures) -> None:
-        """Keep a signed batch; its documents' shingle sets (``verify="exact"``) go to disk."""
+        """Keep a signed batch; its documents' shingle sets (``verify="exact"``) go to disk, its
+        signatures to the stores (under a budget)."""
+        if self._rows is not None:
+            self._rows[0].append(batch.doc_signatures)
+            self._rows[1].append(batch.eligible_signatures)
+            batch = replace(
+                batch,
+                doc_signatures=np.empty((len(batch.doc_tokens), 0), dtype=np.uint32),
+                eligible_signatures=np.empty((len(batch.eligible), 0), dtype=np.uint32),
+            )
         if self._spool is not None:
             self._spool.append(batch.doc_set_sizes, batch.doc_set_values)
             batch = replace(
@@ -290,6 +305,9 @@ class Scanner:
         if self._spool is not None:
             self._spool.close()
             self._spool = None
+        if self._rows is not None:
+            for store in self._rows:
+                store.close()
         self.budget.close()
 
     # -- pass one's end -----------------------------------------------------------------------
@@ -326,17 +344,22 @@ class Scanner:
         beyond the scan's memory budget, in a file) and leave the batches."""
         self.flush()
         self._drain()
-        width = self.batches[0].doc_signatures.shape[1] if self.batches else self.config.num_perm
-        rows = sum(len(b.doc_tokens) for b in self.batches)
-        signatures = self.budget.empty((rows, width), np.uint32)
-        row = 0
-        for number, batch in enumerate(self.batches):
-            count = len(batch.doc_tokens)
-            signatures[row : row + count] = batch.doc_signatures
-            self.batches[number] = replace(
-                batch, doc_signatures=np.empty((count, 0), dtype=np.uint32)
+        if self._rows is not None:
+            signatures = self._rows[0].array(self.config.num_perm)
+        else:
+            width = (
+                self.batches[0].doc_signatures.shape[1] if self.batches else self.config.num_perm
             )
-            row += count
+            rows = sum(len(b.doc_tokens) for b in self.batches)
+            signatures = self.budget.empty((rows, width), np.uint32)
+            row = 0
+            for number, batch in enumerate(self.batches):
+                count = len(batch.doc_tokens)
+                signatures[row : row + count] = batch.doc_signatures
+                self.batches[number] = replace(
+                    batch, doc_signatures=np.empty((count, 0), dtype=np.uint32)
+                )
+                row += count
         return DocumentArrays(
             signatures=signatures,
             exact=_concat([b.doc_exact for b in self.batches], np.uint64),
@@ -424,7 +447,10 @@ class Scanner:
         # paragraph signatures alone are 1.0 GB at x100 (8 million x 32 x 4 bytes), and
         # gathering them beside the batches' copies held both.
         batches, self.batches = self.batches, []
-        units = _gather_units(batches, self.config.paragraph_num_perm, self.budget)
+        stored = None
+        if self._rows is not None:
+            stored = self._rows[1].array(self.config.paragraph_num_perm)
+        units = _gather_units(batches, self.config.paragraph_num_perm, self.budget, stored)
         n_docs = len(self.ids)
         alive = (doc_keeper == np.arange(n_docs))[units.e_doc]
         # Within-document repeats (already verified on exact sets) of kept documents only.
@@ -512,8 +538,8 @@ class Scanner:
             counts[1] += int(accept.sum())
             return accept
 
-        # With a second core and no memory budget, the next band is sorted while one is verified.
-        lookahead = self.jobs > 1 and self.budget.limit is None
+        # With a second core, the next band is sorted while one is verified.
+        lookahead = self.jobs > 1
         labels = components_by_bands(signatures, *bands, labels, verified, mask, lookahead)
         return labels, counts[0], counts[1]
 
@@ -591,18 +617,27 @@ class _Units:
 
 
 def _gather_units(
-    batches: list[BatchFeatures], num_perm: int, budget: ArrayBudget | None = None
+    batches: list[BatchFeatures],
+    num_perm: int,
+    budget: ArrayBudget | None = None,
+    stored: np.ndarray | None = None,
 ) -> _Units:
     """Concatenate the batches' paragraph arrays, renumbering documents and units globally.
     Consumes ``batches``: each is removed from the list once its signatures are copied, so only
-    one batch's are held twice."""
+    one batch's are held twice. ``stored``: the signatures, already gathered (a
+    :class:`~dedupe.budget.RowStore`'s array); the batches' are then empty."""
     unit_doc, unit_start, unit_end, eligible, exact = [], [], [], [], []
     rep_a, rep_b, rep_j = [], [], []
     doc_offset = unit_offset = elig_offset = 0
     # Width 0 where the signatures stay in a cluster's partitions (features.without_signatures).
     width = batches[0].eligible_signatures.shape[1] if batches else num_perm
     shape = (sum(len(b.eligible) for b in batches), width)
-    e_sigs = np.empty(shape, np.uint32) if budget is None else budget.empty(shape, np.uint32)
+    if stored is not None:
+        e_sigs = stored
+    elif budget is None:
+        e_sigs = np.empty(shape, np.uint32)
+    else:
+        e_sigs = budget.empty(shape, np.uint32)
     batches.reverse()  # popped from the end, in order
     while batches:
         batch = batches.pop()
@@ -611,7 +646,8 @@ def _gather_units(
         unit_end.append(batch.unit_end)
         eligible.append(batch.eligible + unit_offset)
         exact.append(batch.eligible_exact)
-        e_sigs[elig_offset : elig_offset + len(batch.eligible)] = batch.eligible_signatures
+        if stored is None:
+            e_sigs[elig_offset : elig_offset + len(batch.eligible)] = batch.eligible_signatures
         rep_a.append(batch.repeat_earlier + unit_offset)
         rep_b.append(batch.repeat_later + unit_offset)
         rep_j.append(batch.repeat_jaccard)
@@ -777,8 +813,9 @@ def analyse(
     """Pass one over ``items``: every record gets a verdict or a skip; returns the analysis and
     the cluster drafts. Raises :class:`InputError` on the first bad record if ``config.strict``.
     ``jobs`` worker processes sign the batches; the result does not depend on it. Signatures
-    beyond ``memory`` bytes are held in temporary files (:mod:`dedupe.budget`)."""
-    scanner = Scanner(config, jobs, memory)
+    beyond ``memory`` bytes (default :data:`~dedupe.budget.DEFAULT_MEMORY`) are held in
+    temporary files (:mod:`dedupe.budget`)."""
+    scanner = Scanner(config, jobs, DEFAULT_MEMORY if memory is None else memory)
     characters = 0
     try:
         for item in items:

@@ -165,9 +165,10 @@ def scan(
     memory: Annotated[
         str | None,
         typer.Option(
-            help="Hold at most this much of the signatures in memory (512M, 4G, ...); the rest "
-            "goes to temporary files in $TMPDIR, read back as linking needs them. The output is "
-            "the same. Default: all in memory (about 0.6 KB a document and 0.15 KB a paragraph).",
+            help="Hold at most this much of the signatures in memory (512M, 4G, ...; "
+            "'unlimited': all); the rest goes to temporary files in $TMPDIR, read back as "
+            "linking needs them. The output is the same. Signatures take about 0.6 KB a "
+            "document and 0.15 KB a paragraph. Default: 256M.",
             show_default=False,
         ),
     ] = None,
