@@ -52,8 +52,7 @@ def corpus_files(tmp_path, small_corpus):
 
 
 def _scan_partition(records, **options) -> set[frozenset[str]]:
-    """A scan's document clusters, verified by estimate as tune scores them."""
-    result = scan(records, paragraphs=False, verify="estimate", **options)
+    result = scan(records, paragraphs=False, **options)
     return {
         frozenset(m.doc_id for m in c.members) for c in result.clusters if c.level == "document"
     }
@@ -62,20 +61,29 @@ def _scan_partition(records, **options) -> set[frozenset[str]]:
 # --- the library ---------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("verify", ["auto", "estimate"])
 @pytest.mark.parametrize("measure", ["jaccard", "containment"])
 @pytest.mark.parametrize("shingle", ["word:5", "char:5"])
-def test_linking_a_signed_corpus_makes_the_clusters_scan_makes(small_corpus, measure, shingle):
-    signed = sign_corpus(small_corpus.records, ScanConfig(shingle=shingle, measure=measure))
-    for threshold in (0.3, 0.45, 0.55, 0.75, 0.95):
-        linked = signed.link(threshold)
-        groups: dict[int, set[str]] = {}
-        for doc_id, label in zip(signed.ids, linked.components.tolist(), strict=True):
-            groups.setdefault(label, set()).add(doc_id)
-        ours = {frozenset(g) for g in groups.values() if len(g) > 1}
-        theirs = _scan_partition(
-            small_corpus.records, shingle=shingle, measure=measure, threshold=threshold
-        )
-        assert ours == theirs, (shingle, measure, threshold)
+def test_linking_a_signed_corpus_makes_the_clusters_scan_makes(
+    small_corpus, measure, shingle, verify
+):
+    config = ScanConfig(shingle=shingle, measure=measure, verify=verify)
+    with sign_corpus(small_corpus.records, config) as signed:
+        assert (signed.sets is not None) == (verify == "auto")  # auto: exact, sets kept
+        for threshold in (0.3, 0.45, 0.55, 0.75, 0.95):
+            linked = signed.link(threshold)
+            groups: dict[int, set[str]] = {}
+            for doc_id, label in zip(signed.ids, linked.components.tolist(), strict=True):
+                groups.setdefault(label, set()).add(doc_id)
+            ours = {frozenset(g) for g in groups.values() if len(g) > 1}
+            theirs = _scan_partition(
+                small_corpus.records,
+                shingle=shingle,
+                measure=measure,
+                threshold=threshold,
+                verify=verify,
+            )
+            assert ours == theirs, (shingle, measure, threshold)
 
 
 def test_a_tune_row_scores_what_scan_decides(small_corpus):
@@ -273,7 +281,7 @@ def test_unlabelled_tune_prints_a_histogram(corpus_files):
     corpus, _ = corpus_files
     result = runner.invoke(app, ["tune", str(corpus)])
     assert result.exit_code == 0, result.output
-    assert "Candidate pairs by estimated Jaccard similarity (word:5 shingles" in result.stdout
+    assert "Candidate pairs by Jaccard similarity (word:5 shingles" in result.stdout
     bars = [line for line in result.stdout.splitlines() if line.startswith("  0.")]
     assert len(bars) == 14 and bars[0].startswith("  0.30-0.35") and "█" in result.stdout
     assert "Pairs >= 0.5:" in result.stdout

@@ -297,6 +297,12 @@ class Scanner:
             self._pool.shutdown()
             self._pool = None
 
+    def take_sets(self) -> SetSpool | None:
+        """The documents' shingle sets (``verify="exact"``), for the caller to close: what
+        :func:`dedupe.tune.tune` verifies with after :meth:`signed_documents`."""
+        spool, self._spool = self._spool, None
+        return spool
+
     def close(self) -> None:
         """Stop the worker processes (after an error; :meth:`finish` does it otherwise)."""
         if self._pool is not None:

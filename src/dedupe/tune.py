@@ -4,7 +4,7 @@ Signing is the costly step and depends only on the shingle and the number of per
 each (shingle, num_perm) is signed once by the scan's own :class:`~dedupe.pipeline.Scanner`, and
 every threshold is then linked from those signatures by the scan's own functions
 (:func:`~dedupe.pipeline.exact_links`, :func:`~dedupe.pipeline.lsh_candidates`,
-:func:`~dedupe.pipeline.verify_candidates`, connected components). The clusters at each setting
+:func:`~dedupe.pipeline.verified_mask`, connected components). The clusters at each setting
 are therefore exactly those of ``dedupe.scan(..., paragraphs=False)`` at that setting (with
 paragraphs on, a scan compares a document without its own repeated paragraphs, which changes
 nothing for a document that repeats none). LSH candidates depend on the bands alone, and the
@@ -28,6 +28,7 @@ import numpy.typing as npt
 from dedupe.api import as_record
 from dedupe.config import CONTAINMENT_MIN_RATIO, Measure, ScanConfig, ShingleSpec
 from dedupe.core.cluster import connected_components
+from dedupe.core.exact import pair_jaccard
 from dedupe.core.lsh import choose_bands
 from dedupe.core.shingle import I64
 from dedupe.core.verify import estimated_containment, estimated_jaccard
@@ -38,9 +39,10 @@ from dedupe.pipeline import (
     Scanner,
     exact_links,
     lsh_candidates,
-    verify_candidates,
+    verified_mask,
 )
 from dedupe.records import Origin, Record, Skipped
+from dedupe.set_spool import SetSpool
 
 __all__ = [
     "DEFAULT_MIN_PRECISION",
@@ -141,15 +143,42 @@ class Linked:
 
 @dataclass(slots=True)
 class SignedCorpus:
-    """A corpus signed once at one (shingle, num_perm): link it at any threshold."""
+    """A corpus signed once at one (shingle, num_perm): link it at any threshold. With exact
+    verification (``config.verify``, the default) it holds the documents' shingle sets in a
+    temporary file: close it (or use it as a context manager) when done."""
 
     config: ScanConfig
     ids: list[str]
     docs: DocumentArrays
     records_read: int
     skipped: list[Skipped]
+    sets: SetSpool | None = None
     _exact: tuple[I64, npt.NDArray[np.bool_]] | None = None
     _candidates: dict[tuple[int, int], I64] = field(default_factory=dict)
+    _similarity: dict[tuple[int, int], F64] = field(default_factory=dict)
+    _set_arrays: tuple[npt.NDArray[np.uint32], I64, I64] | None = None
+
+    def __enter__(self) -> SignedCorpus:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Remove the shingle sets' file."""
+        if self.sets is not None:
+            self._set_arrays = None  # the map before the file
+            self.sets.close()
+            self.sets = None
+
+    def similarity(self, pairs: I64) -> F64:
+        """Jaccard similarity of each pair of documents as the scan decides it: exact from the
+        shingle sets, or estimated from the signatures (``verify="estimate"``)."""
+        if self.sets is None:
+            return estimated_jaccard(self.docs.signatures, pairs)
+        if self._set_arrays is None:
+            self._set_arrays = self.sets.sets()
+        return pair_jaccard(*self._set_arrays, pairs)
 
     def setting(self, threshold: float) -> ScanConfig:
         """The scan configuration of this signing at ``threshold``."""
@@ -179,7 +208,13 @@ class SignedCorpus:
         bands, rows = self.bands(threshold)
         exact_pairs, _ = self.exact()
         candidates = self.candidates(bands, rows)
-        verified = verify_candidates(self.docs, candidates, self.setting(threshold))
+        if (bands, rows) not in self._similarity:  # the same candidates at other thresholds
+            self._similarity[bands, rows] = self.similarity(candidates)
+        verified = candidates[
+            verified_mask(
+                self.docs, candidates, self.setting(threshold), self._similarity[bands, rows]
+            )
+        ]
         components = connected_components(len(self.ids), np.concatenate([exact_pairs, verified]))
         return Linked(components, bands, rows, len(candidates), len(verified))
 
@@ -215,6 +250,7 @@ def _sign(
         for item in read():
             scanner.add(item)
         docs = scanner.signed_documents()
+        sets = scanner.take_sets()
     finally:
         scanner.close()
     return SignedCorpus(
@@ -223,6 +259,7 @@ def _sign(
         docs,
         scanner.analysis.stats.records_read,
         scanner.analysis.skipped,
+        sets,
     )
 
 
@@ -236,8 +273,7 @@ def sign_corpus(
 ) -> SignedCorpus:
     """Sign ``records`` (anything :func:`dedupe.scan` takes) once at ``config``'s shingle and
     num_perm, paragraphs off, for linking at many thresholds with :meth:`SignedCorpus.link`."""
-    # Thresholds are swept on the signatures' estimates: the shingle sets are not kept.
-    cfg = replace(config or ScanConfig(), paragraphs=False, verify="estimate")
+    cfg = replace(config or ScanConfig(), paragraphs=False).resolved()
     return _sign(_reader(records, text_field, id_field), cfg, jobs)
 
 
@@ -348,10 +384,11 @@ def histogram(values: npt.ArrayLike, low: float, step: float = HISTOGRAM_STEP) -
 
 @dataclass(frozen=True, slots=True)
 class SimilarityDistribution:
-    """The estimated similarity of every LSH candidate pair at or above ``floor``, for a user
-    without labels to see where their data splits. Exact duplicates (after normalisation) are
-    linked before LSH and counted in ``exact_duplicates`` instead. ``containment`` (containment
-    mode only): the estimated share of the shorter document in the longer, for the pairs whose
+    """The Jaccard similarity (as the scan decides it: exact by default) of every LSH candidate
+    pair at or above ``floor``, for a user without labels to see where their data splits.
+    Exact duplicates (after normalisation) are linked before LSH and counted in
+    ``exact_duplicates`` instead. ``containment`` (containment
+    mode only): the share of the shorter document in the longer, for the pairs whose
     sizes are comparable enough for the scan to act on it."""
 
     shingle: str
@@ -393,12 +430,12 @@ class SimilarityDistribution:
 
 
 def distribution(signed: SignedCorpus, floor: float = DISTRIBUTION_FLOOR) -> SimilarityDistribution:
-    """Candidate pairs of ``signed`` at the bands a scan at ``floor`` uses, and their estimated
+    """Candidate pairs of ``signed`` at the bands a scan at ``floor`` uses, and their
     similarities at or above it."""
     bands, rows = signed.bands(floor)
     exact_pairs, _ = signed.exact()
     candidates = signed.candidates(bands, rows)
-    jaccard = estimated_jaccard(signed.docs.signatures, candidates)
+    jaccard = signed.similarity(candidates)
     containment = None
     if signed.config.measure == "containment":
         sizes = signed.docs.sizes
@@ -427,8 +464,8 @@ def distribution(signed: SignedCorpus, floor: float = DISTRIBUTION_FLOOR) -> Sim
 
 @dataclass(frozen=True, slots=True)
 class LabelSimilarities:
-    """Estimated Jaccard similarity of the labelled pairs at one (shingle, num_perm): what the
-    S-curve plot draws the chosen bands over."""
+    """Jaccard similarity (as the scan decides it) of the labelled pairs at one (shingle,
+    num_perm): what the S-curve plot draws the chosen bands over."""
 
     shingle: str
     num_perm: int
@@ -601,7 +638,7 @@ def tune(
     if not 0.0 <= min_precision <= 1.0:
         raise ConfigError(f"min_precision must be in [0, 1], got {min_precision!r}")
     pairs = None if labels is None else _as_pairs(labels)
-    base = replace(config or ScanConfig(), measure=measure, paragraphs=False)
+    base = replace(config or ScanConfig(), measure=measure, paragraphs=False).resolved()
     chosen = shingles if shingles is not None else (DEFAULT_SHINGLES if pairs else (base.shingle,))
     specs = _parse_shingles(chosen)
     # Validate every setting before the first (slow) signing.
@@ -618,27 +655,27 @@ def tune(
     for cfg in settings:
         if on_step is not None:
             on_step(f"signing with {cfg.shingle} shingles, {cfg.num_perm} permutations")
-        signed = _sign(read, cfg, jobs)
-        if result is None:
-            result = TuneResult(
-                base, min_precision, signed.records_read, len(signed.ids), signed.skipped
+        with _sign(read, cfg, jobs) as signed:
+            if result is None:
+                result = TuneResult(
+                    base, min_precision, signed.records_read, len(signed.ids), signed.skipped
+                )
+            if pairs is None:
+                result.distributions.append(distribution(signed))
+                continue
+            if indices is None:
+                indices = _label_indices(pairs, signed)
+                result.labelled_duplicates = int(np.count_nonzero(indices[2]))
+                result.labelled_non_duplicates = len(pairs) - result.labelled_duplicates
+            left, right, positive = indices
+            for threshold in sorted(thresholds):
+                result.rows.append(_score(signed, threshold, left, right, positive))
+            similarity = signed.similarity(np.stack([left, right], axis=1))
+            result.similarities.append(
+                LabelSimilarities(
+                    str(cfg.shingle), cfg.num_perm, similarity[positive], similarity[~positive]
+                )
             )
-        if pairs is None:
-            result.distributions.append(distribution(signed))
-            continue
-        if indices is None:
-            indices = _label_indices(pairs, signed)
-            result.labelled_duplicates = int(np.count_nonzero(indices[2]))
-            result.labelled_non_duplicates = len(pairs) - result.labelled_duplicates
-        left, right, positive = indices
-        for threshold in sorted(thresholds):
-            result.rows.append(_score(signed, threshold, left, right, positive))
-        similarity = estimated_jaccard(signed.docs.signatures, np.stack([left, right], axis=1))
-        result.similarities.append(
-            LabelSimilarities(
-                str(cfg.shingle), cfg.num_perm, similarity[positive], similarity[~positive]
-            )
-        )
     assert result is not None  # settings is never empty
     if pairs is not None:
         result.recommendation, result.floor_reached = recommend(result.rows, min_precision)

@@ -299,7 +299,7 @@ def _print_recommendation(result: TuneResult, command: str | None) -> None:
 
 def _print_distribution(found: SimilarityDistribution) -> None:
     out.print(
-        f"\nCandidate pairs by estimated Jaccard similarity ({found.shingle} shingles, "
+        f"\nCandidate pairs by Jaccard similarity ({found.shingle} shingles, "
         f"{found.num_perm} permutations; LSH for {found.floor:g}: {found.bands} bands x "
         f"{found.rows} rows); {counted(found.exact_duplicates, 'exact duplicate')} "
         "(after normalisation) not shown:"
