@@ -524,19 +524,21 @@ class Measured:
     stderr_tail: str
 
 
-#: Anonymous memory is sampled this often (the peak between two samples can be missed).
-ANON_SAMPLE_S = 0.05
+#: Anonymous memory is sampled this often (the peak between two samples can be missed; reading
+#: a large process's smaps_rollup walks its page tables, a few ms).
+ANON_SAMPLE_S = 0.2
 
 
 def _anon_kib(pid: int) -> int | None:
-    """RssAnon of ``pid`` and all its descendants, in KiB (Linux /proc), or None."""
+    """Proportional anonymous memory (Pss_Anon: a page shared by forked workers counts once in
+    all) of ``pid`` and all its descendants, in KiB (Linux /proc), or None."""
     total, todo, seen = 0, [pid], False
     while todo:
         current = todo.pop()
         try:
-            with open(f"/proc/{current}/status", encoding="ascii") as status:
+            with open(f"/proc/{current}/smaps_rollup", encoding="ascii") as status:
                 for line in status:
-                    if line.startswith("RssAnon:"):
+                    if line.startswith("Pss_Anon:"):
                         total += int(line.split()[1])
                         seen = True
                         break
@@ -550,7 +552,8 @@ def _anon_kib(pid: int) -> int | None:
 def measure(command: Sequence[str], timeout_s: float, log: Path, env: dict[str, str]) -> Measured:
     """Run ``command`` and reap it with wait4: wall time, CPU time and peak RSS of that child
     (ru_maxrss is the largest resident set of it or any of its own children, in KiB), and the
-    peak of its anonymous memory summed with its children's, sampled every ANON_SAMPLE_S. RSS
+    peak of its anonymous memory summed with its children's (proportional: what forked workers
+    share counts once), sampled every ANON_SAMPLE_S. RSS
     also counts the pages of files a tool maps (spilled signatures, spooled shingle sets),
     which the kernel keeps while memory is plentiful and drops under pressure; anonymous memory
     is what the tool holds itself."""
