@@ -128,8 +128,7 @@ def _setup(report: dict[str, Any]) -> list[str]:
         f"{config['dedupe_lsh']}",
         f"- Verification: {config.get('dedupe_verify', 'dedupe-exact: --verify exact')}",
         f"- Timing: {config['timing']}",
-        "- Memory: peak RSS of the tool's process (ru_maxrss, file pages it maps included) and "
-        "peak anonymous memory (Pss_Anon of it and its workers, sampled every 0.2 s)",
+        f"- Memory: {config.get('memory', 'peak RSS (ru_maxrss)')}",
         f"- Quality: {config['quality']}",
     ]
 
