@@ -159,6 +159,19 @@ def default_jobs() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+def _start_method() -> str:
+    """How signing workers start: by fork when this process runs no other thread (in
+    milliseconds, with everything imported; forkserver's start cost 0.25 s of a 0.8 s scan of
+    the x1 news corpus), by forkserver beside a thread (the progress bar's), whose locks a fork
+    could copy held, and where fork does not exist."""
+    import multiprocessing
+    import threading
+
+    if threading.active_count() == 1 and "fork" in multiprocessing.get_all_start_methods():
+        return "fork"
+    return "forkserver"
+
+
 class Scanner:
     """Accumulates batch features; :meth:`finish` clusters them. Use :func:`analyse`.
 
@@ -253,8 +266,10 @@ class Scanner:
         texts = [record.text for record in self._pending]
         if self.jobs == 1:
             self._collect(featurise(texts, self.config, self.perms))
-        elif self._pool is None and self._first_texts is None:
-            # Hold the first batch back: if the input ends here, it is signed in-process.
+        elif self._pool is None and self._first_texts is None and _start_method() != "fork":
+            # Hold the first batch back: if the input ends here, it is signed in-process
+            # rather than pay for starting a forkserver. A fork costs milliseconds: the first
+            # batch goes to a worker at once and is signed while the next one is read.
             self._first_texts = texts
         else:
             self._submit(texts)
@@ -267,17 +282,11 @@ class Scanner:
 
     def _submit(self, texts: list[str]) -> None:
         if self._pool is None:
-            # fork when this process runs no other thread: the workers start in milliseconds
-            # with everything imported (forkserver's start cost 0.25 s of a 0.8 s scan of the
-            # x1 news corpus); forkserver beside a thread (the progress bar's), where a fork
-            # could copy a lock that thread holds. Imported here: a one-process scan should
-            # not pay for them (7 ms).
+            # Imported here: a one-process scan should not pay for them (7 ms).
             import multiprocessing
-            import threading
             from concurrent.futures import ProcessPoolExecutor
 
-            method = "fork" if threading.active_count() == 1 else "forkserver"
-            context = multiprocessing.get_context(method)
+            context = multiprocessing.get_context(_start_method())
             self._pool = ProcessPoolExecutor(self.jobs, mp_context=context)
             if self._first_texts is not None:
                 first, self._first_texts = self._first_texts, None
