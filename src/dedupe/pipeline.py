@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import sys
 from collections import Counter, deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
@@ -162,14 +163,15 @@ def default_jobs() -> int:
 def _start_method() -> str:
     """How signing workers start: by fork when this process runs no other thread (in
     milliseconds, with everything imported; forkserver's start cost 0.25 s of a 0.8 s scan of
-    the x1 news corpus), by forkserver beside a thread (the progress bar's), whose locks a fork
-    could copy held, and where fork does not exist."""
+    the x1 news corpus), on Linux only (macOS's system libraries are not safe to fork); by
+    forkserver beside a thread (the progress bar's), whose locks a fork could copy held; by spawn
+    where there is no forkserver (Windows)."""
     import multiprocessing
     import threading
 
-    if threading.active_count() == 1 and "fork" in multiprocessing.get_all_start_methods():
+    if threading.active_count() == 1 and sys.platform.startswith("linux"):
         return "fork"
-    return "forkserver"
+    return "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
 
 
 class Scanner:
