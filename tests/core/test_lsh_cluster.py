@@ -2,6 +2,8 @@ import itertools
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from dedupe.core import lsh
 from dedupe.core.cluster import connected_components, keepers, merge_components
@@ -144,3 +146,29 @@ def test_merge_components_equals_components_of_the_whole_graph(seed):
     labels = connected_components(n, first)
     expected = connected_components(n, np.concatenate([first, more]))
     assert merge_components(labels, more).tolist() == expected.tolist()
+
+
+def _union_find_labels(n: int, pairs: list[tuple[int, int]]) -> list[int]:
+    parent = list(range(n))
+
+    def root(x: int) -> int:
+        while parent[x] != x:
+            x = parent[x]
+        return x
+
+    for a, b in pairs:
+        ra, rb = root(a), root(b)
+        parent[max(ra, rb)] = min(ra, rb)
+    return [root(x) for x in range(n)]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    n=st.integers(1, 60),
+    edges=st.lists(st.tuples(st.integers(0, 59), st.integers(0, 59)), max_size=120),
+)
+def test_connected_components_are_union_finds(n, edges):
+    """Each node's label is the smallest node of its component, whatever the edge order."""
+    pairs = [(a % n, b % n) for a, b in edges]
+    array = np.array(pairs, dtype=np.int64).reshape(-1, 2)
+    assert connected_components(n, array).tolist() == _union_find_labels(n, pairs)

