@@ -43,8 +43,8 @@ def parse_size(text: str) -> int:
 #: The budget a local scan gives its signatures unless told otherwise: 256 MiB holds every
 #: signature of the x10 news benchmark (38,240 articles, 806,000 paragraphs: 123 MB), so a
 #: corpus of that size never touches a file, while at x100 (1.2 GB of signatures) pass one's
-#: own memory stays flat, and the full scan took no longer (271 s; 273 s with all in memory,
-#: BENCHMARKS.md).
+#: own memory stays flat, and the full scan took no longer (234 s; 273 s with all in memory
+#: last session, BENCHMARKS.md).
 DEFAULT_MEMORY = 256 << 20
 #: What ``--memory unlimited`` asks for: everything in memory.
 UNLIMITED = ("none", "unlimited")
