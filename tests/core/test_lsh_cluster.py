@@ -126,8 +126,8 @@ def test_components_by_bands_in_pieces_equal_all_pairs_at_once(monkeypatch, look
     pieces = []
     original = lsh.bucket_pair_pieces
 
-    def counted(*args):
-        made = list(original(*args))
+    def counted(*args, **kwargs):
+        made = list(original(*args, **kwargs))
         pieces.extend(made)
         return iter(made)
 

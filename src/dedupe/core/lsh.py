@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import partial
 from typing import Protocol
 
 import numpy as np
@@ -352,7 +353,7 @@ def _bands(
     )
     if prepare is None or bands < 2:
         for band in range(bands):
-            yield lambda labels, band=band: table.band_pair_pieces(band, rows, labels, selected)  # type: ignore[misc]
+            yield partial(table.band_pair_pieces, band, rows, selected=selected)
         return
     from concurrent.futures import ThreadPoolExecutor
 
@@ -362,5 +363,5 @@ def _bands(
             current = upcoming.result()
             if band + 1 < bands:
                 upcoming = pool.submit(prepare, band + 1, rows, selected)
-            yield lambda labels, current=current: bucket_pair_pieces(current, labels, PIECE_PAIRS)  # type: ignore[misc]
+            yield partial(bucket_pair_pieces, current, max_pairs=PIECE_PAIRS)
             del current
