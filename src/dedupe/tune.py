@@ -272,7 +272,9 @@ def sign_corpus(
     jobs: int = 1,
 ) -> SignedCorpus:
     """Sign ``records`` (anything :func:`dedupe.scan` takes) once at ``config``'s shingle and
-    num_perm, paragraphs off, for linking at many thresholds with :meth:`SignedCorpus.link`."""
+    num_perm, paragraphs off, for linking at many thresholds with :meth:`SignedCorpus.link`.
+    Verifying exactly (the default), it holds the shingle sets in a temporary file: use it as
+    a context manager (``with sign_corpus(records) as signed: ...``) or close it."""
     cfg = replace(config or ScanConfig(), paragraphs=False).resolved()
     return _sign(_reader(records, text_field, id_field), cfg, jobs)
 
