@@ -61,7 +61,7 @@ class ScanConfig:
         estimate of at most 0.044, 0.035 at J=0.8). ``min_candidate_probability``: the LSH bands
         are chosen so that a pair at exactly the threshold becomes a candidate with at least this
         probability (datasketch's equal-weight choice gives only 0.40 at 0.8 with 128
-        permutations); every candidate is verified on the full signature before it joins a cluster.
+        permutations); every candidate is verified before it joins a cluster (see Verification).
 
     The defaults come from ``benchmarks/quality.py`` (BENCHMARKS.md): on 4,305 labelled news
     records, word 5-grams at threshold 0.55 made no false pair in 20 runs (5 permutation seeds x

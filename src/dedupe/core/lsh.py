@@ -5,7 +5,8 @@ probability ``1 - (1 - j**r)**b`` (the S-curve). datasketch picks (b, r) by weig
 positives and negatives equally, which for threshold 0.8 and 128 permutations gives 9 x 13 and
 makes only 40% of pairs at exactly 0.8 candidates. We pick instead the bands that reach a wanted
 probability at the threshold with the fewest expected false positives, and verify every
-candidate on its full signature, so the extra candidates cost time but never precision.
+candidate (on its full signature, or on the exact shingle sets), so the extra candidates cost
+time but never precision.
 """
 
 from __future__ import annotations
