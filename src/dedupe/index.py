@@ -166,7 +166,7 @@ def _refuse_unsupported(config: ScanConfig) -> None:
     if config.verify == "exact":
         raise ConfigError(
             "an index verifies on the signatures it stores, not on exact shingle sets "
-            f"(verify={config.verify!r}); use 'estimate'"
+            f"(verify={config.verify!r}); use 'estimate' or 'auto'"
         )
 
 
