@@ -28,10 +28,9 @@ import numpy.typing as npt
 from dedupe.api import as_record
 from dedupe.config import CONTAINMENT_MIN_RATIO, Measure, ScanConfig, ShingleSpec
 from dedupe.core.cluster import connected_components
-from dedupe.core.exact import pair_jaccard
-from dedupe.core.lsh import choose_bands
+from dedupe.core.lsh import LocalSignatures, choose_bands
 from dedupe.core.shingle import I64
-from dedupe.core.verify import estimated_containment, estimated_jaccard
+from dedupe.core.verify import estimated_containment
 from dedupe.errors import ConfigError, InputError
 from dedupe.labels import LIBRARY_ORIGIN, LabelledPair
 from dedupe.pipeline import (
@@ -42,7 +41,7 @@ from dedupe.pipeline import (
     verified_mask,
 )
 from dedupe.records import Origin, Record, Skipped
-from dedupe.set_spool import SetSpool
+from dedupe.set_spool import ExactlyVerified, SetSpool
 
 __all__ = [
     "DEFAULT_MIN_PRECISION",
@@ -156,7 +155,7 @@ class SignedCorpus:
     _exact: tuple[I64, npt.NDArray[np.bool_]] | None = None
     _candidates: dict[tuple[int, int], I64] = field(default_factory=dict)
     _similarity: dict[tuple[int, int], F64] = field(default_factory=dict)
-    _set_arrays: tuple[npt.NDArray[np.uint32], I64, I64] | None = None
+    _table: LocalSignatures | ExactlyVerified | None = None
 
     def __enter__(self) -> SignedCorpus:
         return self
@@ -167,18 +166,18 @@ class SignedCorpus:
     def close(self) -> None:
         """Remove the shingle sets' file."""
         if self.sets is not None:
-            self._set_arrays = None  # the map before the file
+            self._table = None  # the map before the file
             self.sets.close()
             self.sets = None
 
     def similarity(self, pairs: I64) -> F64:
         """Jaccard similarity of each pair of documents as the scan decides it: exact from the
-        shingle sets, or estimated from the signatures (``verify="estimate"``)."""
-        if self.sets is None:
-            return estimated_jaccard(self.docs.signatures, pairs)
-        if self._set_arrays is None:
-            self._set_arrays = self.sets.sets()
-        return pair_jaccard(*self._set_arrays, pairs)
+        shingle sets, or estimated from the signatures (``verify="estimate"``), by the
+        scan's own signature sets."""
+        if self._table is None:
+            local = LocalSignatures(self.docs.signatures)
+            self._table = local if self.sets is None else ExactlyVerified(local, *self.sets.sets())
+        return self._table.jaccard(pairs)
 
     def setting(self, threshold: float) -> ScanConfig:
         """The scan configuration of this signing at ``threshold``."""
