@@ -193,6 +193,11 @@ def test_cluster_tables_are_written_as_their_clusters(
             assert chunked.read_bytes() == expected.read_bytes()
             write_cluster_tables(arrays, [_as_arrays(t) for t in tables], texts, chunk_members)
             assert arrays.read_bytes() == expected.read_bytes()
+            # Shares formatted in forked processes (where forking is safe), read from the spool.
+            forked = folder / "forked.jsonl"
+            count = write_cluster_tables(forked, tables, previews.texts, chunk_members, jobs=3)
+            assert forked.read_bytes() == expected.read_bytes()
+            assert count == len(clusters)
 
 
 def test_cluster_chunks_cover_every_cluster_once() -> None:

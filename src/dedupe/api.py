@@ -361,15 +361,18 @@ def write_results(
     cfg: ScanConfig,
     extra: dict[str, Any],
     started: float,
+    jobs: int = 1,
 ) -> tuple[dict[str, Any], int]:
-    """After pass two: ``clusters.jsonl``, ``summary.json`` (``extra`` first, the time since
-    ``started``) and, with a ``sampler``, ``report.html``. Returns the summary and the number
-    of clusters written."""
+    """After pass two: ``clusters.jsonl`` (formatted by ``jobs`` processes where forking is
+    safe), ``summary.json`` (``extra`` first, the time since ``started``) and, with a
+    ``sampler``, ``report.html``. Returns the summary and the number of clusters written."""
     from dedupe.report import render_report
     from dedupe.writers import atomic_write_bytes, write_cluster_tables, write_summary
 
     analysis = pass_one.analysis
-    clusters = write_cluster_tables(out / "clusters.jsonl", pass_one.tables, previews.texts)
+    clusters = write_cluster_tables(
+        out / "clusters.jsonl", pass_one.tables, previews.texts, jobs=jobs
+    )
     analysis.stats.elapsed_seconds = round(time.perf_counter() - started, 3)
     summary = summary_dict(analysis.stats, analysis.skipped, analysis.notes, cfg, extra)
     write_summary(out / "summary.json", summary)
@@ -469,7 +472,9 @@ def scan_path(
                     if verdict.status == "kept":
                         writer.write(item, remove_spans(item.text, verdict.drop_spans))
             extra = {"input": path, "format": source.format, "output": str(out)}
-            summary, clusters = write_results(out, pass_one, previews, sampler, cfg, extra, started)
+            summary, clusters = write_results(
+                out, pass_one, previews, sampler, cfg, extra, started, jobs
+            )
     if on_note is not None:
         for origin, message in analysis.notes:
             on_note(f"{origin}: {message}")

@@ -249,5 +249,8 @@ def scan_dataset(
                 else:
                     previews.put(key, text)
         extra = {"input": spec, "format": "dataset", "files": len(files), "output": str(out)}
-        summary, clusters = write_results(out, pass_one, previews, sampler, config, extra, started)
+        writers = default_jobs() if jobs is None else jobs
+        summary, clusters = write_results(
+            out, pass_one, previews, sampler, config, extra, started, writers
+        )
     return summary, clusters, analysis.notes

@@ -70,8 +70,19 @@ class PreviewSpool:
                 self._flush(bucket)
 
     def texts(self, table: int) -> SpooledTexts:
-        """The texts of ``table``'s members, as a sequence that reads them on demand."""
+        """The texts of ``table``'s members, as a sequence that reads them on demand. Every
+        text put so far is written out first (:meth:`settle`)."""
+        self.settle()
         return SpooledTexts(self, table, int(self._first[table + 1] - self._first[table]))
+
+    def settle(self) -> None:
+        """Write every text still waiting in memory to its file: reads then only ``pread``,
+        so a forked child can read the spool without writing into the parent's files."""
+        for bucket in range(len(self._files)):
+            self._flush(bucket)
+            stream = self._files[bucket]
+            if stream is not None:
+                stream.flush()
 
     def read(self, table: int, first: int, last: int) -> list[str]:
         """The texts of members ``first`` to ``last - 1`` of ``table``."""

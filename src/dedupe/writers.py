@@ -92,6 +92,7 @@ def write_cluster_tables(
     tables: Iterable[ClusterTable],
     texts: Iterable[Sequence[str]],
     chunk_members: int = WRITE_CHUNK_MEMBERS,
+    jobs: int = 1,
 ) -> int:
     """Write the clusters of ``tables`` (``texts``: each table's member texts, a list or any
     sequence that reads slices, such as :class:`dedupe.spool.SpooledTexts`) as
@@ -99,15 +100,29 @@ def write_cluster_tables(
     making them: each member's JSON is formatted once from its fields (the kept member's is
     used twice), which at x10 (81,558 clusters, 700,000 members) saves the three objects and
     the dictionary per member that rendering and dumping took. Whole clusters of about
-    ``chunk_members`` members are formatted at a time. Return how many were written."""
-    count = 0
-    with atomic_open(path) as stream:
-        for table, member_texts in zip(tables, texts, strict=True):
-            for first, last in cluster_chunks(table.bounds, chunk_members):
-                chunk = _cluster_lines(table, member_texts, first, last)
-                stream.write("".join(chunk))
-                count += len(chunk)
-    return count
+    ``chunk_members`` members are formatted at a time. With ``jobs > 1``, where forking is safe
+    (:func:`dedupe.forks.can_fork`), the chunks are split into ``jobs`` shares formatted side by
+    side in forked processes (x10: 1.7 s -> 1.0 s on 2 cores); the file is the same. ``texts``
+    must then be readable from a forked child (a list, or a settled
+    :class:`~dedupe.spool.PreviewSpool`'s). Return how many were written."""
+    from dedupe.forks import ForkedShares, can_fork, split_shares
+
+    tables, texts = list(tables), list(texts)
+    chunks = [
+        (number, first, last)
+        for number, table in enumerate(tables)
+        for first, last in cluster_chunks(table.bounds, chunk_members)
+    ]
+    weights = [tables[n].bounds[last] - tables[n].bounds[first] for n, first, last in chunks]
+
+    def write_share(share: tuple[int, int], stream: IO[str]) -> None:
+        for number, first, last in chunks[share[0] : share[1]]:
+            stream.write("".join(_cluster_lines(tables[number], texts[number], first, last)))
+
+    shares = split_shares(weights, jobs if jobs > 1 and can_fork() else 1)
+    with atomic_open(path) as stream, ForkedShares(shares, write_share, path.parent) as forked:
+        forked.write_into(stream)
+    return sum(last - first for _, first, last in chunks)
 
 
 def cluster_chunks(bounds: Sequence[int], chunk_members: int) -> Iterator[tuple[int, int]]:
