@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import itertools
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -113,9 +114,11 @@ class Previews:
     def __init__(self, tables: list[ClusterTable], directory: Path | str | None = None) -> None:
         self._tables = tables
         self._spool = PreviewSpool([table.members for table in tables], directory)
-        # Per paragraph table: its members grouped by record position (``order``), the sorted
-        # distinct positions with where each one's group lies, and the members' spans.
-        self._plans: list[tuple[int, I64, I64, I64, I64, I64, I64]] = []
+        # Per paragraph table: the distinct record positions its members come from (sorted,
+        # a list for bisect), and where each one's members lie in the table's members grouped
+        # by position (``order``), with their preview spans in that order: a record's cuts are
+        # then three slices, not a gather per member.
+        self._plans: list[tuple[int, list[int], list[int], list[int], I64, I64, I64]] = []
         for number, table in enumerate(tables):
             if table.starts is None or table.ends is None or table.members == 0:
                 continue
@@ -124,9 +127,19 @@ class Previews:
             grouped = positions[order]
             firsts = np.flatnonzero(np.r_[True, grouped[1:] != grouped[:-1]])
             lasts = np.r_[firsts[1:], len(grouped)]
-            starts = np.asarray(table.starts, dtype=np.int64)
-            ends = np.asarray(table.ends, dtype=np.int64)
-            self._plans.append((number, order, grouped[firsts], firsts, lasts, starts, ends))
+            starts = np.asarray(table.starts, dtype=np.int64)[order]
+            ends = np.minimum(np.asarray(table.ends, dtype=np.int64)[order], starts + PREVIEW_CHARS)
+            self._plans.append(
+                (
+                    number,
+                    grouped[firsts].tolist(),
+                    firsts.tolist(),
+                    lasts.tolist(),
+                    order,
+                    starts,
+                    ends,
+                )
+            )
 
     @property
     def texts(self) -> list[SpooledTexts]:
@@ -159,16 +172,18 @@ class Previews:
 
     def take(self, text: str, position: int) -> None:
         """Cut the previews of the record at ``position`` from its ``text``."""
-        for number, order, keys, firsts, lasts, starts, ends in self._plans:
-            at = int(np.searchsorted(keys, position))
+        for number, keys, firsts, lasts, order, starts, ends in self._plans:
+            at = bisect.bisect_left(keys, position)
             if at == len(keys) or keys[at] != position:
                 continue
-            members = order[firsts[at] : lasts[at]]
-            cuts = [
-                text[start : min(end, start + PREVIEW_CHARS)]
-                for start, end in zip(starts[members].tolist(), ends[members].tolist(), strict=True)
-            ]
-            self._spool.put(number, members.tolist(), cuts)
+            first, last = firsts[at], lasts[at]
+            cuts = list(
+                map(
+                    text.__getitem__,
+                    map(slice, starts[first:last].tolist(), ends[first:last].tolist()),
+                )
+            )
+            self._spool.put(number, order[first:last].tolist(), cuts)
 
     def close(self) -> None:
         """Drop the spooled texts."""
