@@ -225,6 +225,7 @@ class Scanner:
                 batch,
                 doc_signatures=np.empty((len(batch.doc_tokens), 0), dtype=np.uint32),
                 eligible_signatures=np.empty((len(batch.eligible), 0), dtype=np.uint32),
+                **_narrowed_units(batch),
             )
         if self._spool is not None:
             self._spool.append(batch.doc_set_sizes, batch.doc_set_values)
@@ -582,7 +583,7 @@ class Scanner:
             np.asarray(self.positions, dtype=np.int64)[doc],
             np.asarray(self.ids, dtype=object)[doc],
             _rounded(similarity),
-            units.u_index[unit],
+            units.index_in_document(unit),
             units.u_start[unit],
             units.u_end[unit],
             np.asarray(RULES, dtype=object)[rules],
@@ -616,16 +617,41 @@ class Scanner:
             stats.paragraphs_removed += len(local)
 
 
+#: A batch's per-unit index arrays: indices and character offsets inside the batch.
+_UNIT_INDEX_FIELDS = (
+    "unit_doc",
+    "unit_start",
+    "unit_end",
+    "eligible",
+    "repeat_earlier",
+    "repeat_later",
+)
+
+
+def _narrowed_units(batch: BatchFeatures) -> dict[str, np.ndarray]:
+    """The batch's per-unit index arrays that fit int32, as int32: they are indices inside one
+    batch and character offsets inside one document, so they nearly always do, and the
+    batches of a long scan then hold half the bytes until the paragraph stage gathers them
+    (x100: 8.8 million units). :func:`_gather_units` reads them into int64 arrays."""
+    narrowed = {}
+    for name in _UNIT_INDEX_FIELDS:
+        values: np.ndarray = getattr(batch, name)
+        if len(values) == 0 or (int(values.min()) >= 0 and int(values.max()) < 2**31):
+            narrowed[name] = values.astype(np.int32)
+    return narrowed
+
+
 @dataclass(frozen=True, slots=True)
 class _Units:
     """The paragraph features of all batches in one numbering: units (every paragraph, in
     document and text order) and eligible units (``elig`` indexes units; ``e_*`` per eligible
-    unit; ``within_*`` are within-document repeats in eligible numbering)."""
+    unit; ``within_*`` are within-document repeats in eligible numbering). Under a budget the
+    per-unit arrays are the budget's (files beyond it): at x100 they are 8.8 million units and
+    8.1 million eligible ones, 0.5 GB."""
 
     u_doc: I64
     u_start: I64
     u_end: I64
-    u_index: I64  # index of each unit inside its document
     doc_first_unit: I64
     elig: I64
     e_doc: I64
@@ -635,6 +661,10 @@ class _Units:
     within_b: I64
     within_j: np.ndarray
 
+    def index_in_document(self, units: I64) -> I64:
+        """The place of each of ``units`` among its document's units."""
+        return units - self.doc_first_unit[self.u_doc[units]]
+
 
 def _gather_units(
     batches: list[BatchFeatures],
@@ -643,33 +673,41 @@ def _gather_units(
     stored: np.ndarray | None = None,
 ) -> _Units:
     """Concatenate the batches' paragraph arrays, renumbering documents and units globally.
-    Consumes ``batches``: each is removed from the list once its signatures are copied, so only
+    Consumes ``batches``: each is removed from the list once its arrays are copied, so only
     one batch's are held twice. ``stored``: the signatures, already gathered (a
-    :class:`~dedupe.budget.RowStore`'s array); the batches' are then empty."""
-    unit_doc, unit_start, unit_end, eligible, exact = [], [], [], [], []
+    :class:`~dedupe.budget.RowStore`'s array); the batches' are then empty. The arrays are
+    filled in place (no list of parts beside the whole), from ``budget`` where one is given."""
+
+    def empty(shape: tuple[int, ...], dtype: type) -> np.ndarray:
+        return np.empty(shape, dtype) if budget is None else budget.empty(shape, dtype)
+
+    num_units = sum(len(b.unit_doc) for b in batches)
+    num_eligible = sum(len(b.eligible) for b in batches)
+    u_doc, u_start, u_end = (empty((num_units,), np.int64) for _ in range(3))
+    elig = empty((num_eligible,), np.int64)
+    e_exact = empty((num_eligible,), np.uint64)
     rep_a, rep_b, rep_j = [], [], []
     doc_offset = unit_offset = elig_offset = 0
     # Width 0 where the signatures stay in a cluster's partitions (features.without_signatures).
     width = batches[0].eligible_signatures.shape[1] if batches else num_perm
-    shape = (sum(len(b.eligible) for b in batches), width)
-    if stored is not None:
-        e_sigs = stored
-    elif budget is None:
-        e_sigs = np.empty(shape, np.uint32)
-    else:
-        e_sigs = budget.empty(shape, np.uint32)
+    e_sigs = stored if stored is not None else empty((num_eligible, width), np.uint32)
     batches.reverse()  # popped from the end, in order
     while batches:
         batch = batches.pop()
-        unit_doc.append(batch.unit_doc + doc_offset)
-        unit_start.append(batch.unit_start)
-        unit_end.append(batch.unit_end)
-        eligible.append(batch.eligible + unit_offset)
-        exact.append(batch.eligible_exact)
+        units = slice(unit_offset, unit_offset + len(batch.unit_doc))
+        eligible = slice(elig_offset, elig_offset + len(batch.eligible))
+        # Offsets are added in the int64 destination: a batch's own arrays may be int32.
+        u_doc[units] = batch.unit_doc
+        u_doc[units] += doc_offset
+        u_start[units] = batch.unit_start
+        u_end[units] = batch.unit_end
+        elig[eligible] = batch.eligible
+        elig[eligible] += unit_offset
+        e_exact[eligible] = batch.eligible_exact
         if stored is None:
-            e_sigs[elig_offset : elig_offset + len(batch.eligible)] = batch.eligible_signatures
-        rep_a.append(batch.repeat_earlier + unit_offset)
-        rep_b.append(batch.repeat_later + unit_offset)
+            e_sigs[eligible] = batch.eligible_signatures
+        rep_a.append(batch.repeat_earlier.astype(np.int64) + unit_offset)
+        rep_b.append(batch.repeat_later.astype(np.int64) + unit_offset)
         rep_j.append(batch.repeat_jaccard)
         doc_offset += len(batch.doc_tokens)
         unit_offset += len(batch.unit_doc)
@@ -677,23 +715,20 @@ def _gather_units(
         del batch
         if len(batches) % TRIM_EVERY_BATCHES == 0:
             release_free_memory()  # the freed batches, before the copies outgrow them
-    u_doc = _concat(unit_doc, np.int64)
-    elig = _concat(eligible, np.int64)
-    doc_first_unit = np.searchsorted(u_doc, np.arange(doc_offset))
-    elig_of_unit = np.full(len(u_doc), -1, dtype=np.int64)
-    elig_of_unit[elig] = np.arange(len(elig))
+    e_doc = empty((num_eligible,), np.int64)
+    np.take(u_doc, elig, out=e_doc)
+    # Repeats are eligible units, and ``elig`` ascends: their eligible numbers are a search.
     return _Units(
         u_doc=u_doc,
-        u_start=_concat(unit_start, np.int64),
-        u_end=_concat(unit_end, np.int64),
-        u_index=np.arange(len(u_doc)) - doc_first_unit[u_doc],
-        doc_first_unit=doc_first_unit,
+        u_start=u_start,
+        u_end=u_end,
+        doc_first_unit=np.searchsorted(u_doc, np.arange(doc_offset)),
         elig=elig,
-        e_doc=u_doc[elig],
-        e_exact=_concat(exact, np.uint64),
+        e_doc=e_doc,
+        e_exact=e_exact,
         e_sigs=e_sigs,
-        within_a=elig_of_unit[_concat(rep_a, np.int64)],
-        within_b=elig_of_unit[_concat(rep_b, np.int64)],
+        within_a=np.searchsorted(elig, _concat(rep_a, np.int64)),
+        within_b=np.searchsorted(elig, _concat(rep_b, np.int64)),
         within_j=_concat(rep_j, np.float64),
     )
 
@@ -784,7 +819,7 @@ def _repeated_paragraphs(members: I64, within_a: I64, within_b: I64, units: _Uni
         later, earlier = later[first], earlier[first]
         at = np.minimum(np.searchsorted(later, members), len(later) - 1)
         hit = later[at] == members
-        repeats[hit] = units.u_index[units.elig[earlier[at[hit]]]]
+        repeats[hit] = units.index_in_document(units.elig[earlier[at[hit]]])
     values = repeats.astype(object)
     values[repeats < 0] = None
     return values
