@@ -1,11 +1,13 @@
 """Our vectorised signatures against datasketch and against exact Jaccard."""
 
+import itertools
+
 import numpy as np
 from datasketch import MinHash
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dedupe.core.shingle import hash_tokens, ngram_hashes
+from dedupe.core.shingle import hash_tokens, ngram_hashes, unit_hashes
 from dedupe.core.signature import EMPTY, minhash, permutations
 from dedupe.core.verify import estimated_jaccard, exact_jaccard
 
@@ -116,3 +118,35 @@ def test_ngram_hashes_are_each_units_own_windows(case):
         expected_hashes += alone.tolist()
         expected_owner += [unit] * len(alone)
     assert hashes.tolist() == expected_hashes and owner.tolist() == expected_owner
+
+
+@settings(max_examples=200, deadline=None)
+@given(case=_units(), tiled=st.booleans())
+def test_unit_hashes_depend_on_the_units_own_tokens_only(case, tiled):
+    tokens, starts, ends, _ = case
+    if tiled:  # units end to end (the documents' case: no gather)
+        lengths = ends - starts
+        ends = np.cumsum(lengths)
+        starts = ends - lengths
+    hashes = unit_hashes(tokens, starts, ends).tolist()
+    spans = zip(starts.tolist(), ends.tolist(), strict=True)
+    sequences = [tuple(tokens[s:e].tolist()) for s, e in spans]
+    alone = [
+        unit_hashes(np.array(seq, np.uint64), np.array([0]), np.array([len(seq)]))[0]
+        for seq in sequences
+    ]
+    assert hashes == [int(h) for h in alone]
+    for i, j in itertools.combinations(range(len(sequences)), 2):
+        assert (hashes[i] == hashes[j]) == (sequences[i] == sequences[j])
+
+
+@given(st.lists(st.integers(0, 2**64 - 1), min_size=2, max_size=30, unique=True), st.data())
+def test_unit_hashes_see_the_order_of_tokens(values, data):
+    i = data.draw(st.integers(0, len(values) - 2))
+    j = data.draw(st.integers(i + 1, len(values) - 1))
+    swapped = list(values)
+    swapped[i], swapped[j] = swapped[j], swapped[i]
+    tokens = np.array(values + swapped, dtype=np.uint64)
+    n = len(values)
+    first, second = unit_hashes(tokens, np.array([0, n]), np.array([n, 2 * n]))
+    assert first != second
