@@ -159,7 +159,9 @@ def scan(
     jobs: Annotated[
         int | None,
         typer.Option(
-            min=1, help="Worker processes for signing (default: all cores); output is the same."
+            min=1,
+            help="Worker processes for signing and for writing clusters.jsonl (default: all "
+            "cores); the output is the same.",
         ),
     ] = None,
     memory: Annotated[
