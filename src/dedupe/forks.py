@@ -99,9 +99,13 @@ class ForkedShares(Generic[Share]):
             self._write(self._shares[0], stream)
         for number, share in enumerate(self._shares[1:]):
             pid, part = self._children[number]
-            _, status = os.waitpid(pid, 0)
+            try:
+                _, status = os.waitpid(pid, 0)
+                succeeded = os.waitstatus_to_exitcode(status) == 0
+            except ChildProcessError:  # reaped elsewhere: its exit status is unknown
+                succeeded = False
             self._children[number] = (0, part)
-            if os.waitstatus_to_exitcode(status) != 0:
+            if not succeeded:
                 self._write(share, stream)
                 continue
             stream.flush()
