@@ -252,7 +252,7 @@ class Scanner:
             if self.config.strict:
                 raise InputError(item.origin.path, item.origin.line, note)
             self.analysis.notes.append((item.origin, note))
-        if not item.text.strip():
+        if not item.text or item.text.isspace():  # blank, without copying the text
             self._skip(Skipped(item.position, item.origin, "empty text", item.id))
             return
         if item.id in self.first_seen:
@@ -553,8 +553,12 @@ class Scanner:
         def verified(pairs: I64) -> np.ndarray:
             attr_a, attr_b = attrs[pairs[:, 0]], attrs[pairs[:, 1]]
             accept = acceptance.considered(attr_a, attr_b)
-            similarity = signatures.jaccard(pairs[accept])
-            accept[accept] = acceptance(similarity, attr_a[accept], attr_b[accept])
+            if accept.all():  # no copies of the pairs and their attributes
+                similarity = signatures.jaccard(pairs)
+                accept = acceptance(similarity, attr_a, attr_b)
+            else:
+                similarity = signatures.jaccard(pairs[accept])
+                accept[accept] = acceptance(similarity, attr_a[accept], attr_b[accept])
             counts[0] += len(pairs)
             counts[1] += int(accept.sum())
             return accept
