@@ -172,3 +172,30 @@ def test_connected_components_are_union_finds(n, edges):
     pairs = [(a % n, b % n) for a, b in edges]
     array = np.array(pairs, dtype=np.int64).reshape(-1, 2)
     assert connected_components(n, array).tolist() == _union_find_labels(n, pairs)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.integers(1, 9), max_size=25), st.integers(2, 6), st.randoms())
+def test_pairs_in_runs_are_every_pair_of_a_small_run_and_links_of_a_large_one(
+    lengths, largest_small, random
+):
+    original = lsh.MAX_BUCKET_PAIRS
+    lsh.MAX_BUCKET_PAIRS = largest_small  # runs above it get a chain and a star
+    try:
+        order = list(range(sum(lengths)))
+        random.shuffle(order)
+        run_lengths = np.array(lengths, dtype=np.int64)
+        run_starts = np.cumsum(run_lengths) - run_lengths
+        pairs = lsh.pairs_in_runs(np.array(order, dtype=np.int64), run_starts, run_lengths)
+    finally:
+        lsh.MAX_BUCKET_PAIRS = original
+    small, chain, star = [], [], []
+    for start, length in zip(run_starts.tolist(), lengths, strict=True):
+        slots = range(start, start + length)
+        if length <= largest_small:
+            small += [(order[a], order[b]) for a, b in itertools.combinations(slots, 2)]
+        else:
+            chain += [(order[a], order[a + 1]) for a in slots[:-1]]
+            star += [(order[start], order[a]) for a in slots[1:]]
+    assert pairs.dtype == np.int64 and pairs.shape == (len(small + chain + star), 2)
+    assert [tuple(p) for p in pairs.tolist()] == small + chain + star
