@@ -167,10 +167,10 @@ def scan(
     memory: Annotated[
         str | None,
         typer.Option(
-            help="Hold at most this much of the signatures in memory (512M, 4G, ...; "
-            "'unlimited': all); the rest goes to temporary files in $TMPDIR, read back as "
-            "linking needs them. The output is the same. Signatures take about 0.6 KB a "
-            "document and 0.15 KB a paragraph. Default: 256M.",
+            help="Hold at most this much of the signatures and per-paragraph arrays in memory "
+            "(512M, 4G, ...; 'unlimited': all); the rest goes to temporary files in $TMPDIR, "
+            "read back as linking needs them. The output is the same. Signatures take about "
+            "0.6 KB a document and 0.15 KB a paragraph. Default: 256M.",
             show_default=False,
         ),
     ] = None,
