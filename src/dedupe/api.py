@@ -295,6 +295,7 @@ def _scan_dataset_path(
     report: bool,
     driver_rows: int | None,
     memory: int | None,
+    on_stage: Callable[[str], None] | None = None,
 ) -> FileScan:
     from dedupe.dataset_scan import ENGINES, scan_dataset
 
@@ -318,6 +319,7 @@ def _scan_dataset_path(
         report=report,
         driver_rows=driver_rows,
         memory=memory,
+        on_stage=on_stage,
     )
     if on_note is not None:
         for origin, message in notes:
@@ -414,6 +416,7 @@ def scan_path(
     scheduler: str | None = None,
     driver_rows: int | None = None,
     memory: int | str | None = None,
+    on_stage: Callable[[str], None] | None = None,
     **options: Any,
 ) -> FileScan:
     """Scan a file, a directory of text files, ``-`` (JSONL on standard input) or a dataset
@@ -428,7 +431,8 @@ def scan_path(
     of ``jobs`` workers) with byte-identical output; call it under ``if __name__ ==
     "__main__":`` in a script, as any code that starts worker processes. Above
     ``driver_rows`` documents (or paragraphs) the Dask engine links them on the workers.
-    ``memory``: as for :func:`scan` (the local engine).
+    ``memory``: as for :func:`scan` (the local engine). ``on_stage`` is told when the input
+    has been read ("linking") and when pass two starts ("writing cleaned copies").
     """
     from dedupe.datasets import is_dataset
 
@@ -448,6 +452,7 @@ def scan_path(
             report,
             driver_rows,
             memory_bytes(memory),
+            on_stage,
         )
     if scheduler is not None:
         raise ConfigError("a scheduler address is for engine='dask'")
@@ -465,8 +470,10 @@ def scan_path(
         # Spans of text values are found only for the few lines a writer changes.
         records = source.records(spans=False)
         jobs = default_jobs() if jobs is None else jobs
-        pass_one = analyse(records, cfg, progress, jobs, memory_bytes(memory))
+        pass_one = analyse(records, cfg, progress, jobs, memory_bytes(memory), on_stage)
         analysis = pass_one.analysis
+        if on_stage is not None:
+            on_stage("writing cleaned copies")
         # The previews wait in temporary files beside the output (see dedupe.spool).
         previews = Previews(pass_one.tables, out)
         with previews:

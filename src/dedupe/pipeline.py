@@ -868,12 +868,14 @@ def analyse(
     progress: Progress | None = None,
     jobs: int = 1,
     memory: int | None = None,
+    on_stage: Callable[[str], None] | None = None,
 ) -> PassOne:
     """Pass one over ``items``: every record gets a verdict or a skip; returns the analysis and
     the cluster drafts. Raises :class:`InputError` on the first bad record if ``config.strict``.
     ``jobs`` worker processes sign the batches; the result does not depend on it. Signatures
     beyond ``memory`` bytes (default :data:`~dedupe.budget.DEFAULT_MEMORY`) are held in
-    temporary files (:mod:`dedupe.budget`)."""
+    temporary files (:mod:`dedupe.budget`). ``on_stage("linking")`` is called when the input
+    has been read, before the last batches are collected and the graphs are linked."""
     scanner = Scanner(config, jobs, DEFAULT_MEMORY if memory is None else memory)
     characters = 0
     try:
@@ -883,9 +885,11 @@ def analyse(
                 characters += len(item.text)
             if progress is not None and scanner.analysis.stats.records_read % 500 == 0:
                 progress(scanner.analysis.stats.records_read, characters)
+        if progress is not None:
+            progress(scanner.analysis.stats.records_read, characters)
+        if on_stage is not None:
+            on_stage("linking")
         result = scanner.finish()
     finally:
         scanner.close()
-    if progress is not None:
-        progress(scanner.analysis.stats.records_read, characters)
     return result

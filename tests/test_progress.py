@@ -1,0 +1,26 @@
+"""What a caller of scan_path hears while it runs: records read, then the stages after reading."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from dedupe import scan_path
+
+
+def test_progress_counts_every_record_then_the_stages_follow(tmp_path: Path) -> None:
+    texts = [f"record {i} has a few words of its own, number {i}." for i in range(1_100)]
+    source = tmp_path / "in.jsonl"
+    source.write_text("".join(json.dumps({"id": i, "text": t}) + "\n" for i, t in enumerate(texts)))
+    events: list[tuple[object, ...]] = []
+    scan_path(
+        str(source),
+        tmp_path / "out",
+        progress=lambda records, characters: events.append(("progress", records, characters)),
+        on_stage=lambda stage: events.append(("stage", stage)),
+        jobs=1,
+    )
+    total = ("progress", 1_100, sum(map(len, texts)))
+    assert [e[1] for e in events if e[0] == "progress"] == [500, 1_000, 1_100]
+    # Reading ends with the whole count; the stages come after it, in order.
+    assert events[-3:] == [total, ("stage", "linking"), ("stage", "writing cleaned copies")]
