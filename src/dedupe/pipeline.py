@@ -167,8 +167,8 @@ def _start_method() -> str:
     """How signing workers start: by fork when this process runs no other thread (in
     milliseconds, with everything imported; forkserver's start cost 0.25 s of a 0.8 s scan of
     the x1 news corpus), on Linux only (macOS's system libraries are not safe to fork); by
-    forkserver beside a thread (the progress bar's), whose locks a fork could copy held; by spawn
-    where there is no forkserver (Windows)."""
+    forkserver beside another thread (a caller's: the command's progress bar runs none), whose
+    locks a fork could copy held; by spawn where there is no forkserver (Windows)."""
     import multiprocessing
     import threading
 
