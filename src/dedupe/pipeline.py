@@ -44,7 +44,8 @@ if TYPE_CHECKING:
     from concurrent.futures import Future, ProcessPoolExecutor
 
 Progress = Callable[[int, int], None]
-"""Called after each batch with (records seen, characters of text seen)."""
+"""Called every 500 records read and once when reading ends, with (records seen, characters of
+text seen)."""
 
 # A batch is cut at this many documents or characters, whichever comes first: large enough that
 # numpy's per-call overhead vanishes (measured flat above ~500 news articles), small enough that
