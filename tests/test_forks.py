@@ -15,7 +15,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dedupe.forks import ForkedShares, can_fork, split_shares
+from dedupe.core.parallel import split_shares
+from dedupe.forks import ForkedShares, can_fork
 
 needs_fork = pytest.mark.skipif(
     not sys.platform.startswith("linux"), reason="shares are forked on Linux only"

@@ -14,10 +14,8 @@ say) is then raised here with its own message.
 
 from __future__ import annotations
 
-import bisect
 import contextlib
 import gc
-import itertools
 import os
 import shutil
 import sys
@@ -27,7 +25,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import IO, Generic, TypeVar
 
-__all__ = ["ForkedShares", "can_fork", "split_shares"]
+__all__ = ["ForkedShares", "can_fork"]
 
 Share = TypeVar("Share")
 
@@ -37,33 +35,6 @@ def can_fork() -> bool:
     return (
         hasattr(os, "fork") and sys.platform.startswith("linux") and threading.active_count() == 1
     )
-
-
-def split_shares(weights: Sequence[int], shares: int) -> list[tuple[int, int]]:
-    """Cut items of ``weights`` into at most ``shares`` contiguous ranges ``(first, last)`` of
-    about equal total weight, none empty.
-
-    >>> split_shares([5, 1, 1, 1, 1, 1], 2)
-    [(0, 1), (1, 6)]
-    >>> split_shares([1, 1, 1], 5)
-    [(0, 1), (1, 2), (2, 3)]
-    >>> split_shares([], 3)
-    []
-    """
-    cumulative = list(itertools.accumulate(weights))
-    if not cumulative:
-        return []
-    total = cumulative[-1]
-    # Cut after the item where the running weight reaches k / shares of the total.
-    cuts = sorted(
-        {
-            min(max(bisect.bisect_left(cumulative, total * k / shares) + 1, 1), len(weights) - 1)
-            for k in range(1, shares)
-        }
-        - {0}
-    )
-    edges = [0, *cuts, len(weights)]
-    return [(first, last) for first, last in itertools.pairwise(edges) if first < last]
 
 
 class ForkedShares(Generic[Share]):

@@ -721,7 +721,7 @@ def _gather_units(
         if len(batches) % TRIM_EVERY_BATCHES == 0:
             release_free_memory()  # the freed batches, before the copies outgrow them
     e_doc = empty((num_eligible,), np.int64)
-    np.take(u_doc, elig, out=e_doc)
+    np.take(u_doc, elig, out=e_doc, mode="clip")  # valid indices; "raise" copies through a buffer
     # Repeats are eligible units, and ``elig`` ascends: their eligible numbers are a search.
     return _Units(
         u_doc=u_doc,

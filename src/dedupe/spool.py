@@ -155,8 +155,7 @@ class PreviewSpool:
         """The whole bucket file, the last one loaded kept for the next read."""
         if self._loaded is None or self._loaded[0] != bucket:
             self._loaded = None  # the old bucket goes before the new one comes
-            self._flush(bucket)
-            stream = self._files[bucket]
+            stream = self._files[bucket]  # its waiting texts were written by read()
             data = b""
             if stream is not None:
                 stream.flush()

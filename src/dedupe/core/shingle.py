@@ -159,11 +159,11 @@ def unit_hashes(token_hashes: U64, starts: I64, ends: I64) -> U64:
     total = int(lengths.sum())
     if total:
         first_slot = np.cumsum(lengths) - lengths
+        relative = np.arange(total, dtype=np.int64) - np.repeat(first_slot, lengths)
         if np.array_equal(starts[1:], ends[:-1]):  # units tile a range: no gather
             values = token_hashes[starts[0] : ends[-1]]
         else:
-            values = token_hashes[np.repeat(starts - first_slot, lengths) + np.arange(total)]
-        relative = np.arange(total, dtype=np.int64) - np.repeat(first_slot, lengths)
+            values = token_hashes[np.repeat(starts, lengths) + relative]
         terms = values * _position_multipliers(int(lengths.max()))[relative]
         nonempty = lengths > 0
         sums[nonempty] = np.add.reduceat(terms, first_slot[nonempty])
