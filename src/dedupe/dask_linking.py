@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from dedupe.core.lsh import I64, band_key, band_pairs
+from dedupe.core.lsh import I64, Buckets, band_buckets, band_key, band_pairs
 from dedupe.core.runs import sorted_unique
 from dedupe.core.stars import (
     fingerprint,
@@ -83,6 +83,18 @@ def _bucket_pairs(*parts: Any, bucket: int | None = None) -> I64:
     labels = np.concatenate([p[2] for p in parts])
     local = band_pairs(keys, np.arange(len(keys), dtype=np.int64), labels)
     return rows[local]
+
+
+def _bucket_members(*parts: Any, bucket: int | None = None) -> tuple[I64, I64]:
+    """The LSH buckets with more than one row in one hash bucket of one band, from every
+    partition's share of it (as :func:`_bucket_pairs` reads them): their rows (global, grouped
+    by key, ascending inside a bucket) and sizes."""
+    if bucket is not None:
+        parts = tuple(split[bucket] for split in parts)
+    keys = np.concatenate([p[0] for p in parts])
+    rows = np.concatenate([p[1] for p in parts])
+    found = band_buckets(keys, rows)
+    return found.members, found.lengths
 
 
 def _take_rows(signatures: np.ndarray, rows: I64) -> np.ndarray:
@@ -217,7 +229,7 @@ class PartitionedSignatures:
         self.width = width
         # Bands submitted ahead of their turn, for one (rows, selected) sweep.
         self._ahead: dict[int, list[Any]] = {}
-        self._sweep: tuple[int, int] | None = None
+        self._sweep: tuple[Any, int, int] | None = None
         self.small = len(self) * width * 4 <= WHOLE_SPLITS_BYTES
         if self.small and parts:
             # Every worker gets every partition once, instead of each verification fetching
@@ -230,26 +242,55 @@ class PartitionedSignatures:
     def _owner(self, rows: I64) -> I64:
         return np.searchsorted(self.starts, rows, side="right") - 1
 
+    #: Bands are submitted ahead by this set itself (:data:`BANDS_AHEAD`), not by a thread of
+    #: :func:`~dedupe.core.lsh.components_by_bands`.
+    prepares_ahead = True
+
     def band_pairs(self, band: int, rows: int, labels: I64, selected: I64 | None) -> I64:
         """As :meth:`LocalSignatures.band_pairs`. Each call also submits the next
         :data:`BANDS_AHEAD` bands, so that their shuffles run while the driver verifies this
         band's pairs. Those bands prune buckets with labels a band or two old: components only
         grow, so a bucket they skip would be skipped now too; the pairs they keep that are
         linked since are dropped by the caller, as every linked pair is."""
-        sweep = (rows, id(selected))
+        futures = self._band_futures(_bucket_pairs, band, rows, labels, selected)
+        found = [pairs for pairs in self.client.gather(futures) if len(pairs)]
+        return np.concatenate(found) if found else np.empty((0, 2), dtype=np.int64)
+
+    def band_bucket_table(self, band: int, rows: int, selected: I64 | None) -> Buckets:
+        """As :meth:`LocalSignatures.band_bucket_table`: the band's buckets of more than one
+        row, gathered from its hash buckets (the next :data:`BANDS_AHEAD` bands submitted
+        meanwhile). The buckets come in another order than the local engine's, which
+        :func:`~dedupe.core.lsh.bucket_links` does not depend on."""
+        labels = np.zeros(int(self.starts[-1]), dtype=np.int64)  # unused by the reducer
+        futures = self._band_futures(_bucket_members, band, rows, labels, selected)
+        found = [part for part in self.client.gather(futures) if len(part[0])]
+        if not found:
+            empty = np.empty(0, dtype=np.int64)
+            return Buckets(empty, empty, empty)
+        members = np.concatenate([m for m, _ in found])
+        lengths = np.concatenate([n for _, n in found])
+        return Buckets(members, np.cumsum(lengths) - lengths, lengths)
+
+    def _band_futures(
+        self, reducer: Any, band: int, rows: int, labels: I64, selected: I64 | None
+    ) -> list[Any]:
+        """The futures of band ``band``'s bucket tasks (``reducer`` over every partition's
+        share), submitting the next :data:`BANDS_AHEAD` bands of the same sweep."""
+        sweep = (reducer, rows, id(selected))
         if sweep != self._sweep:
             self._ahead.clear()
             self._sweep = sweep
         futures = self._ahead.pop(band, None)
         if futures is None:
-            futures = self._submit_band(band, rows, labels, selected)
+            futures = self._submit_band(reducer, band, rows, labels, selected)
         for ahead in range(band + 1, min(band + 1 + BANDS_AHEAD, self.width // rows)):
             if ahead not in self._ahead:
-                self._ahead[ahead] = self._submit_band(ahead, rows, labels, selected)
-        found = [pairs for pairs in self.client.gather(futures) if len(pairs)]
-        return np.concatenate(found) if found else np.empty((0, 2), dtype=np.int64)
+                self._ahead[ahead] = self._submit_band(reducer, ahead, rows, labels, selected)
+        return futures
 
-    def _submit_band(self, band: int, rows: int, labels: I64, selected: I64 | None) -> list[Any]:
+    def _submit_band(
+        self, reducer: Any, band: int, rows: int, labels: I64, selected: I64 | None
+    ) -> list[Any]:
         splits = []
         for number, part in enumerate(self.parts):
             first, last = int(self.starts[number]), int(self.starts[number + 1])
@@ -268,11 +309,13 @@ class PartitionedSignatures:
                     pure=False,
                 )
             )  # fmt: skip
-        return self._bucket_tasks(splits, len(self) if selected is None else len(selected))
+        return self._bucket_tasks(splits, len(self) if selected is None else len(selected), reducer)
 
-    def _bucket_tasks(self, splits: list[Any], count: int) -> list[Any]:
+    def _bucket_tasks(
+        self, splits: list[Any], count: int, reducer: Any = _bucket_pairs
+    ) -> list[Any]:
         """One task per bucket reducing its share of every partition's ``splits`` (of
-        ``count`` rows in all) to candidate pairs."""
+        ``count`` rows in all) with ``reducer`` (to candidate pairs, or buckets)."""
         submit = self.client.submit
         if not splits:
             return []
@@ -280,12 +323,12 @@ class PartitionedSignatures:
             # Small: each bucket reads every split whole and takes its share, one task less
             # per split and bucket (task overhead, ~1 ms each, is what costs here).
             return [
-                submit(_bucket_pairs, *splits, bucket=number, pure=False)
+                submit(reducer, *splits, bucket=number, pure=False)
                 for number in range(self.buckets)
             ]
         return [
             submit(
-                _bucket_pairs,
+                reducer,
                 *[submit(operator.getitem, split, number, pure=False) for split in splits],
                 pure=False,
             )

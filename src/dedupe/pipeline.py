@@ -33,7 +33,7 @@ from dedupe.core.lsh import (
 from dedupe.core.segment import drop_spans
 from dedupe.core.shingle import I64
 from dedupe.core.signature import permutations
-from dedupe.core.verify import accepted, estimated_jaccard
+from dedupe.core.verify import accepted, estimated_jaccard, lowest_accepted
 from dedupe.errors import InputError
 from dedupe.memory import release_free_memory
 from dedupe.records import Origin, Record, Skipped
@@ -404,8 +404,11 @@ class Scanner:
         # every candidate, without holding all of them. A corpus with many copies of each
         # article (the x100 benchmark: 100 per article) makes candidates grow with the square
         # of the copies, 2.9 GB of pairs at 380,000 documents, where this holds one band's.
+        linked = signatures
+        if isinstance(signatures, ExactlyVerified):  # exact sets only where they could matter
+            linked = signatures.screened(lowest_accepted(self.config))
         labels, candidates, verified = self.link(
-            signatures,
+            linked,
             (self.bands, self.rows),
             connected_components(n, exact_pairs),
             Acceptance(self.config, "document"),

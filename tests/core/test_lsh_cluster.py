@@ -124,14 +124,14 @@ def test_components_by_bands_in_pieces_equal_all_pairs_at_once(monkeypatch, look
     monkeypatch.setattr(lsh, "PIECE_PAIRS", 5)
     monkeypatch.setattr(lsh, "MERGE_PAIRS", 3)
     pieces = []
-    original = lsh.bucket_pair_pieces
+    original = lsh.bucket_pieces
 
     def counted(*args, **kwargs):
         made = list(original(*args, **kwargs))
         pieces.extend(made)
         return iter(made)
 
-    monkeypatch.setattr(lsh, "bucket_pair_pieces", counted)
+    monkeypatch.setattr(lsh, "bucket_pieces", counted)
     found = components_by_bands(signatures, 4, 2, np.arange(400), accept, lookahead=lookahead)
     assert found.tolist() == expected.tolist()
     assert len(pieces) > 2 * 4  # the 4 bands' pairs came in pieces (a bucket each, here)
@@ -199,3 +199,64 @@ def test_pairs_in_runs_are_every_pair_of_a_small_run_and_links_of_a_large_one(
             star += [(order[start], order[a]) for a in slots[1:]]
     assert pairs.dtype == np.int64 and pairs.shape == (len(small + chain + star), 2)
     assert [tuple(p) for p in pairs.tolist()] == small + chain + star
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.integers(2, 12), min_size=1, max_size=8),
+    st.integers(1, 12),
+    st.floats(0.0, 1.0),
+    st.integers(2, 13),
+    st.integers(0, 2**32 - 1),
+)
+def test_bucket_links_connect_what_all_pairs_connect(
+    lengths, components, share, largest_small, seed
+):
+    """Whatever the bucket sizes, existing components and accepted share, the links connect
+    what the accepted pairs of :func:`pairs_in_runs` connect (all pairs of a small bucket, a
+    chain and a star in a large one): exactly that where every bucket is small. Only accepted
+    pairs are links, and never more pairs are verified than all pairs of the buckets."""
+    rng = np.random.default_rng(seed)
+    n = sum(lengths) + 3
+    run_lengths = np.array(lengths, dtype=np.int64)
+    members = np.concatenate(
+        [np.sort(rng.choice(n, size=k, replace=False)) for k in lengths]
+    ).astype(np.int64)
+    starts = np.cumsum(run_lengths) - run_lengths
+    labels = connected_components(n, rng.integers(0, n, size=(max(n - components, 0), 2)))
+    likes = rng.random((n, n)) < share
+    likes = likes | likes.T  # one answer per pair, whichever row comes first
+    verified = []
+
+    def accept(pairs):
+        assert (pairs[:, 0] < pairs[:, 1]).all()
+        verified.append(len(pairs))
+        return likes[pairs[:, 0], pairs[:, 1]]
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(lsh, "MAX_BUCKET_PAIRS", largest_small)
+        links = lsh.bucket_links(lsh.Buckets(members, starts, run_lengths), labels, accept)
+        reference = np.sort(lsh.pairs_in_runs(members, starts, run_lengths), axis=1)
+    assert likes[links[:, 0], links[:, 1]].all()
+    found = merge_components(labels, links)
+    reference = reference[reference[:, 0] != reference[:, 1]]
+    wanted = reference[likes[reference[:, 0], reference[:, 1]]]
+    assert (found[wanted[:, 0]] == found[wanted[:, 1]]).all()
+    if max(lengths) <= largest_small:
+        assert found.tolist() == merge_components(labels, wanted).tolist()
+    every = sum(k * (k - 1) // 2 for k in lengths)
+    assert sum(verified) <= every
+
+
+def test_bucket_links_verify_one_pair_per_copy_where_copies_agree():
+    members = np.arange(100, dtype=np.int64)
+    buckets = lsh.Buckets(members, np.array([0]), np.array([100]))
+    verified = []
+
+    def accept(pairs):
+        verified.append(len(pairs))
+        return np.ones(len(pairs), dtype=np.bool_)
+
+    links = lsh.bucket_links(buckets, np.arange(100), accept)
+    assert sum(verified) == 99 and len(links) == 99
+    assert (merge_components(np.arange(100), links) == 0).all()

@@ -7,6 +7,9 @@ of 8 rows agrees by chance for any pair above about 0.6.
 
 from __future__ import annotations
 
+import math
+from functools import cache
+
 import numpy as np
 import numpy.typing as npt
 
@@ -16,6 +19,10 @@ from dedupe.core.shingle import U32
 
 F64 = npt.NDArray[np.float64]
 _CHUNK_PAIRS = 65_536
+
+#: How unlikely it must be that a pair similar enough to accept has a MinHash estimate as low as
+#: one that :func:`screening_matches` lets skip the exact check: once in 10^12 such pairs.
+SCREEN_TAIL = 1e-12
 
 
 def estimated_jaccard(signatures: U32, pairs: npt.NDArray[np.int64], threads: int = 1) -> F64:
@@ -82,3 +89,51 @@ def accepted(
         )
         accept |= comparable_sizes & (contained >= config.containment_threshold)
     return np.asarray(accept, dtype=np.bool_)
+
+
+def lowest_accepted(config: ScanConfig) -> float:
+    """The lowest Jaccard similarity :func:`accepted` can accept: the threshold, or in
+    containment mode the least similarity at which a copy cut short to CONTAINMENT_MIN_RATIO of
+    the other could reach the containment threshold, ``c / (1 + 1/ratio - c)``, if lower.
+
+    >>> lowest_accepted(ScanConfig(threshold=0.8))
+    0.8
+    >>> round(lowest_accepted(ScanConfig(threshold=0.8, measure="containment")), 3)
+    0.333
+    """
+    if config.measure != "containment":
+        return config.threshold
+    c = config.containment_threshold
+    return min(config.threshold, c / (1.0 + 1.0 / CONTAINMENT_MIN_RATIO - c))
+
+
+@cache
+def screening_matches(num_perm: int, lowest: float, tail: float = SCREEN_TAIL) -> int:
+    """The fewest equal signature positions (of ``num_perm``) that a pair needs before its exact
+    similarity is worth computing: a pair of true Jaccard similarity ``lowest`` or more has
+    fewer with probability at most ``tail`` (each position agrees with probability equal to the
+    similarity, independently: a binomial tail, largest at ``lowest``).
+
+    >>> screening_matches(128, 0.8)
+    67
+    >>> screening_matches(128, 0.0)
+    0
+    """
+    if lowest <= 0.0:
+        return 0
+    if lowest >= 1.0:
+        return num_perm
+    log_p, log_q = math.log(lowest), math.log1p(-lowest)
+    below = 0.0  # P(fewer than k equal positions)
+    for k in range(num_perm + 1):
+        log_term = (
+            math.lgamma(num_perm + 1)
+            - math.lgamma(k + 1)
+            - math.lgamma(num_perm - k + 1)
+            + k * log_p
+            + (num_perm - k) * log_q
+        )
+        if below + math.exp(log_term) > tail:
+            return k
+        below += math.exp(log_term)
+    return num_perm
