@@ -8,6 +8,7 @@ import random
 import numpy as np
 import pytest
 from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import dedupe
 from dedupe import ConfigError, Index, pipeline
@@ -172,3 +173,53 @@ def test_auto_is_exact_on_the_local_engine_and_estimate_in_an_index(tmp_path):
     assert local.config["verify"] == "exact" and local.duplicates == {"b": "a"}
     with pytest.raises(ConfigError, match="'auto', 'estimate' or 'exact'"):
         ScanConfig(verify="always")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("num_perm", [16, 64, 128, 256])
+@pytest.mark.parametrize("lowest", [0.3, 0.5, 0.8, 0.95])
+def test_screening_cut_is_the_binomial_tail(num_perm, lowest):
+    """Fewer than the cut equal positions: probability at most SCREEN_TAIL for a pair at the
+    lowest accepted similarity; one more position would exceed it (exact binomial sums)."""
+    from fractions import Fraction
+    from math import comb
+
+    from dedupe.core.verify import SCREEN_TAIL, screening_matches
+
+    p = Fraction(lowest)
+
+    def below(k: int) -> Fraction:
+        return sum(
+            (comb(num_perm, i) * p**i * (1 - p) ** (num_perm - i) for i in range(k)), Fraction(0)
+        )
+
+    cut = screening_matches(num_perm, lowest)
+    assert below(cut) <= SCREEN_TAIL < below(cut + 1)
+    assert cut < lowest * num_perm  # a screened estimate is always below ``lowest``
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.sampled_from([0.5, 0.8]))
+def test_screened_exact_similarity_is_exact_wherever_it_could_be_accepted(seed, lowest):
+    """Screening answers a pair by its estimate only when the estimate is below ``lowest``;
+    every pair whose exact similarity reaches ``lowest`` gets that exact similarity."""
+    from dedupe.core.lsh import LocalSignatures
+    from dedupe.core.signature import minhash
+    from dedupe.set_spool import ExactlyVerified
+
+    rng = np.random.default_rng(seed)
+    base = rng.choice(2**32, size=400, replace=False).astype(np.uint32)
+    sets = [np.sort(np.unique(base[rng.random(400) < rng.uniform(0.3, 1.0)])) for _ in range(12)]
+    sizes = np.array([len(s) for s in sets], dtype=np.int64)
+    values = np.concatenate(sets)
+    starts = np.cumsum(sizes) - sizes
+    owner = np.repeat(np.arange(len(sets), dtype=np.int64), sizes)
+    signatures = minhash(values, owner, len(sets), permutations(128, 1))
+    exact = ExactlyVerified(LocalSignatures(signatures), values, starts, sizes)
+    screened = exact.screened(lowest)
+    pairs = np.array([(a, b) for a in range(12) for b in range(a + 1, 12)], dtype=np.int64)
+    truth, answer = exact.jaccard(pairs), screened.jaccard(pairs)
+    estimate = LocalSignatures(signatures).jaccard(pairs)
+    reached = truth >= lowest
+    assert np.array_equal(answer[reached], truth[reached])
+    differs = answer != truth
+    assert (answer[differs] < lowest).all() and np.array_equal(answer[differs], estimate[differs])

@@ -260,3 +260,27 @@ def test_bucket_links_verify_one_pair_per_copy_where_copies_agree():
     links = lsh.bucket_links(buckets, np.arange(100), accept)
     assert sum(verified) == 99 and len(links) == 99
     assert (merge_components(np.arange(100), links) == 0).all()
+
+
+def test_rejected_pairs_are_asked_once_across_bands():
+    """Signatures that remember rejections: the same components, and no pair is asked twice
+    though many share several bands."""
+    rng = np.random.default_rng(9)
+    signatures = rng.integers(0, 2, size=(60, 12)).astype(np.uint32)
+
+    def accept(pairs):
+        return (pairs.sum(axis=1) % 5) == 0
+
+    class Remembering(lsh.LocalSignatures):
+        remember_rejected = True
+
+    asked: list[tuple[int, int]] = []
+
+    def counted(pairs):
+        asked.extend(map(tuple, np.sort(pairs, axis=1).tolist()))
+        return accept(pairs)
+
+    expected = components_by_bands(signatures, 6, 2, np.arange(60), accept)
+    found = components_by_bands(Remembering(signatures), 6, 2, np.arange(60), counted)
+    assert found.tolist() == expected.tolist()
+    assert len(asked) == len(set(asked)) > 0
