@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import io
-import multiprocessing
+import itertools
 import os
+import subprocess
 import sys
 import threading
 from collections.abc import Callable
@@ -16,7 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dedupe.core.parallel import split_shares
-from dedupe.forks import ForkedShares, can_fork
+from dedupe.forks import ForkedCall, ForkedShares, can_fork
 
 needs_fork = pytest.mark.skipif(
     not sys.platform.startswith("linux"), reason="shares are forked on Linux only"
@@ -64,9 +65,17 @@ def _write(
 
 def _in_fresh_process(check: Callable[[Path], None], folder: Path) -> None:
     """Run ``check(folder)`` in a newly started interpreter: this one may run threads that
-    other tests left (Dask's), beside which no code should fork."""
-    with multiprocessing.get_context("spawn").Pool(1) as pool:
-        pool.apply(check, (folder,))
+    other tests left (Dask's), beside which no code should fork. Not a pool's worker, whose
+    daemon process could not start the scan's own workers."""
+    code = (
+        "import sys; from pathlib import Path; from tests.test_forks import "
+        f"{check.__name__} as check; check(Path(sys.argv[1]))"
+    )
+    root = Path(__file__).resolve().parent.parent
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(folder)], cwd=root, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
 
 
 def _check_order(folder: Path) -> None:
@@ -143,3 +152,107 @@ def test_no_fork_beside_another_thread() -> None:
 def test_one_share_or_none_is_written_here(tmp_path: Path) -> None:
     assert _write(tmp_path / "one.txt", [(0, 4)]) == _expected([(0, 4)])
     assert _write(tmp_path / "none.txt", []) == ""
+
+
+# --- pass two's cleaned copies written by a forked child -------------------------------------
+
+
+def _scan_outputs(folder: Path, jobs: int) -> dict[str, bytes]:
+    import json
+
+    from dedupe import scan_path
+    from tests.test_determinism import _corpus
+
+    source = folder / "in.jsonl"
+    if not source.exists():
+        source.write_text("".join(json.dumps(doc) + "\n" for doc in _corpus(3)))
+    out = folder / f"out-{jobs}"
+    scan_path(str(source), out, jobs=jobs)
+    summary = json.loads((out / "summary.json").read_text())
+    summary.pop("elapsed_seconds"), summary.pop("output")
+    files = {p.name: p.read_bytes() for p in out.iterdir() if p.name != "summary.json"}
+    return {**files, "summary.json": json.dumps(summary).encode()}
+
+
+def _record_pass_two(folder: Path, fail_in_child: bool) -> None:
+    """Wrap pass two so that each call notes its process and part in ``folder/calls``; with
+    ``fail_in_child``, the cleaned copies fail in a child (after writing half of them)."""
+    from dedupe import api
+
+    parent, original = os.getpid(), api._pass_two
+
+    def noted(records, analysis, writer=None, previews=None, sampler=None):
+        where = "parent" if os.getpid() == parent else "child"
+        with (folder / "calls").open("a") as calls:
+            calls.write(f"{where} {'cleaned' if writer else ''} {'previews' if previews else ''}\n")
+        if fail_in_child and where == "child":
+            records = iter(records)
+            for record in itertools.islice(records, 5):
+                original([record], analysis, writer)
+            raise OSError("no space left on device")
+        original(records, analysis, writer, previews, sampler)
+
+    api._pass_two = noted
+
+
+def _check_forked_cleaned_copies(folder: Path) -> None:
+    expected = _scan_outputs(folder, jobs=1)
+    assert "cleaned.jsonl" in expected and b"duplicates" not in expected["cleaned.jsonl"]
+    (folder / "calls").unlink(missing_ok=True)
+    _record_pass_two(folder, fail_in_child=False)
+    assert _scan_outputs(folder, jobs=2) == expected
+    calls = sorted((folder / "calls").read_text().split("\n")[:-1])
+    assert calls == ["child cleaned ", "parent  previews"]
+    assert sorted(p.name for p in (folder / "out-2").iterdir()) == sorted(expected)
+
+
+def _check_failed_cleaning_child(folder: Path) -> None:
+    expected = _scan_outputs(folder, jobs=1)
+    _record_pass_two(folder, fail_in_child=True)
+    assert _scan_outputs(folder, jobs=2) == expected
+    calls = sorted((folder / "calls").read_text().split("\n")[:-1])
+    # The child's failed part and its redo here (the previews' part runs here once).
+    assert calls.count("child cleaned ") == 1 and calls.count("parent cleaned ") == 1
+    assert sorted(p.name for p in (folder / "out-2").iterdir()) == sorted(expected)
+
+
+def _check_call_error_waits(folder: Path) -> None:
+    marker = folder / "child-done"
+
+    def slow_job() -> None:
+        import time
+
+        time.sleep(0.3)
+        marker.touch()
+
+    with pytest.raises(ValueError, match="here"), ForkedCall(slow_job) as call:
+        assert call.start(fork=True)
+        raise ValueError("failed here")
+    assert marker.exists()  # the child finished: its output is whole, not cut off
+    with pytest.raises(ChildProcessError):
+        os.waitpid(-1, os.WNOHANG)  # and was reaped
+
+
+@needs_fork
+def test_pass_two_forks_the_cleaned_copies_with_the_same_output(tmp_path: Path) -> None:
+    _in_fresh_process(_check_forked_cleaned_copies, tmp_path)
+
+
+@needs_fork
+def test_a_failed_cleaning_child_is_redone_here(tmp_path: Path) -> None:
+    _in_fresh_process(_check_failed_cleaning_child, tmp_path)
+
+
+@needs_fork
+def test_an_error_beside_a_forked_call_waits_for_it(tmp_path: Path) -> None:
+    _in_fresh_process(_check_call_error_waits, tmp_path)
+
+
+def test_a_call_not_forked_runs_at_join() -> None:
+    ran: list[int] = []
+    with ForkedCall(lambda: ran.append(1)) as call:
+        assert not call.start(fork=False)
+        assert ran == []
+        call.join()
+        call.join()
+    assert ran == [1]

@@ -20,6 +20,7 @@ from dedupe.errors import ConfigError
 from dedupe.pipeline import PassOne, Progress, analyse, default_jobs
 from dedupe.records import Origin, Record, Skipped
 from dedupe.result import (
+    Analysis,
     CleanedRecord,
     Cluster,
     ClusterTable,
@@ -38,6 +39,7 @@ PREVIEW_CHARS = 200
 
 if TYPE_CHECKING:
     from dedupe.report import ReportSampler
+    from dedupe.writers import CleanedWriter
 
 _LIBRARY_ORIGIN = "<input>"
 
@@ -370,6 +372,33 @@ def summary_dict(
     }
 
 
+def _pass_two(
+    records: Iterable[Record | Skipped],
+    analysis: Analysis,
+    writer: CleanedWriter | None = None,
+    previews: Previews | None = None,
+    sampler: ReportSampler | None = None,
+) -> None:
+    """Pass two over ``records``: the kept ones' cleaned text to ``writer``; the members'
+    previews to ``previews`` and ``sampler``, with the bytes removed counted, where previews
+    are cut."""
+    verdicts, stats = analysis.verdicts, analysis.stats
+    for item in records:
+        if not isinstance(item, Record):
+            continue
+        verdict = verdicts.get(item.position)
+        if verdict is None:
+            continue
+        if previews is not None:
+            previews.take(item.text, item.position)
+            if sampler is not None:
+                sampler.take(item.text, item.position)
+            if verdict.status == "duplicate" or verdict.drop_spans:
+                stats.bytes_removed += removed_bytes(item.text, verdict)
+        if writer is not None and verdict.status == "kept":
+            writer.write(item, remove_spans(item.text, verdict.drop_spans))
+
+
 def write_results(
     out: Path,
     pass_one: PassOne,
@@ -458,6 +487,7 @@ def scan_path(
         raise ConfigError("a scheduler address is for engine='dask'")
     if driver_rows is not None:
         raise ConfigError("driver_rows is for engine='dask'")
+    from dedupe.forks import ForkedCall, can_fork
     from dedupe.readers import open_source
     from dedupe.report import ReportSampler
     from dedupe.writers import CleanedWriter
@@ -476,27 +506,33 @@ def scan_path(
             on_stage("writing cleaned copies")
         # The previews wait in temporary files beside the output (see dedupe.spool).
         previews = Previews(pass_one.tables, out)
-        with previews:
+        assert source.format != "dataset"  # datasets went to _scan_dataset_path above
+        cleaned_format = source.format
+
+        def new_writer() -> CleanedWriter:
+            return CleanedWriter(out, cleaned_format, source.is_tree, text_field, id_field)
+
+        def write_cleaned() -> None:
+            with new_writer() as writer:
+                _pass_two(source.records(spans=False), analysis, writer=writer)
+
+        # Where forking is safe, a child writes the cleaned copies while this process cuts the
+        # previews and writes clusters.jsonl: each reads the input again.
+        with previews, ForkedCall(write_cleaned) as cleaning:
+            forked = cleaning.start(fork=jobs > 1 and can_fork())
             sampler = ReportSampler(pass_one.tables, cfg) if report else None
-            assert source.format != "dataset"  # datasets went to _scan_dataset_path above
-            with CleanedWriter(out, source.format, source.is_tree, text_field, id_field) as writer:
-                for item in source.records(spans=False):
-                    if not isinstance(item, Record):
-                        continue
-                    verdict = analysis.verdicts.get(item.position)
-                    if verdict is None:
-                        continue
-                    previews.take(item.text, item.position)
-                    if sampler is not None:
-                        sampler.take(item.text, item.position)
-                    if verdict.status == "duplicate" or verdict.drop_spans:
-                        analysis.stats.bytes_removed += removed_bytes(item.text, verdict)
-                    if verdict.status == "kept":
-                        writer.write(item, remove_spans(item.text, verdict.drop_spans))
+            records = source.records(spans=False)
+            if forked:
+                _pass_two(records, analysis, previews=previews, sampler=sampler)
+            else:
+                with new_writer() as writer:
+                    _pass_two(records, analysis, writer, previews, sampler)
             extra = {"input": path, "format": source.format, "output": str(out)}
             summary, clusters = write_results(
                 out, pass_one, previews, sampler, cfg, extra, started, jobs
             )
+            if forked:
+                cleaning.join()
     if on_note is not None:
         for origin, message in analysis.notes:
             on_note(f"{origin}: {message}")

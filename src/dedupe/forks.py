@@ -1,4 +1,5 @@
-"""Text output formatted in forked copies of this process, one share each, joined in order.
+"""Work done in forked copies of this process: text output formatted one share each and joined
+in order (:class:`ForkedShares`), or one whole job run beside the parent (:class:`ForkedCall`).
 
 Formatting clusters.jsonl is pure Python (x10: 170 MB in 1.7 s) and holds the interpreter lock,
 so threads cannot share it. A forked child sees the parent's memory as it was at the fork (copy
@@ -25,7 +26,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import IO, Generic, TypeVar
 
-__all__ = ["ForkedShares", "can_fork"]
+__all__ = ["ForkedCall", "ForkedShares", "can_fork"]
 
 Share = TypeVar("Share")
 
@@ -121,3 +122,72 @@ class ForkedShares(Generic[Share]):
                     os.waitpid(pid, 0)
             part.close()
         self._children = []
+
+
+class ForkedCall:
+    """``job()`` run in a forked child while this process goes on, or here.
+
+    ``start(fork)`` forks the child and says whether it did (with ``fork`` False it does
+    nothing: the caller does the job its own way, or :meth:`join` runs it here); :meth:`join`
+    waits for the child and, if it failed, runs the job again here, so that its error is
+    raised in this process with its own message. The job must leave nothing
+    half done when it fails (write its files atomically). Leaving the context waits for a child
+    still running: its output is whole or absent, never cut by this process's own failure; an
+    interrupt from the terminal reaches the child too.
+
+    >>> import tempfile
+    >>> marker = Path(tempfile.mkdtemp()) / "done"
+    >>> with ForkedCall(marker.touch) as call:
+    ...     forked = call.start(fork=can_fork())
+    ...     call.join()
+    >>> marker.exists()
+    True
+    """
+
+    def __init__(self, job: Callable[[], None]) -> None:
+        self._job = job
+        self._pid = 0
+        self._done = False
+
+    def start(self, fork: bool) -> bool:
+        if not fork:
+            return False
+        pid = os.fork()
+        if pid == 0:  # the child: run the job, never return into the caller's code
+            code = 1
+            try:
+                gc.disable()  # see ForkedShares._fork: no finaliser may flush a parent's buffer
+                self._job()
+                code = 0
+            except BaseException:  # the parent runs the job again and raises its error
+                pass
+            finally:
+                os._exit(code)
+        self._pid = pid
+        return True
+
+    def join(self) -> None:
+        """Wait for the child; run the job here where it failed or was never forked."""
+        if self._done:
+            return
+        succeeded = False
+        if self._pid:
+            succeeded = self._wait()
+        self._done = True
+        if not succeeded:
+            self._job()
+
+    def _wait(self) -> bool:
+        pid, self._pid = self._pid, 0
+        try:
+            _, status = os.waitpid(pid, 0)
+        except ChildProcessError:  # reaped elsewhere: its exit status is unknown
+            return False
+        return os.waitstatus_to_exitcode(status) == 0
+
+    def __enter__(self) -> ForkedCall:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._pid:
+            self._wait()

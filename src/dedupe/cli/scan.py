@@ -160,8 +160,8 @@ def scan(
         int | None,
         typer.Option(
             min=1,
-            help="Worker processes for signing and for writing clusters.jsonl (default: all "
-            "cores); the output is the same.",
+            help="Worker processes for signing and for writing clusters.jsonl and the cleaned "
+            "copies side by side (default: all cores); the output is the same.",
         ),
     ] = None,
     memory: Annotated[
