@@ -76,3 +76,45 @@ def test_hash_values_follow_the_definition(pieces):
     hashes, _ = token_hashes_of_units(pieces)
     expected = [_reference_hash(t) for piece in pieces for t in WORD_RE.findall(fold(piece))]
     assert hashes.tolist() == expected
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.lists(
+        st.lists(
+            st.tuples(st.text(ALPHABET, max_size=12), st.text(ALPHABET, min_size=1)), max_size=5
+        ),
+        min_size=1,
+        max_size=5,
+    ),
+    st.sampled_from([8, 64, 262_144]),
+)
+def test_spans_read_in_place_give_the_tokens_of_the_cut_pieces(documents, chunk):
+    """Texts made of spans and what lies between them (blank or not, or nothing): the tokens of
+    each span are those of the span cut out and tokenised alone, whatever the chunking."""
+    from dedupe.core import tokenise
+
+    texts, bounds, per_doc, pieces = [], [], [], []
+    for parts in documents:
+        text = ""
+        for gap, piece in parts:
+            text += gap
+            bounds.append((len(text), len(text) + len(piece)))
+            pieces.append(piece)
+            text += piece
+        texts.append(text + "tail")
+        per_doc.append(len(parts))
+    original = tokenise._CHUNK_CHARACTERS
+    tokenise._CHUNK_CHARACTERS = chunk
+    try:
+        hashes, counts = tokenise.token_hashes_of_spans(
+            texts, np.array(bounds, dtype=np.int64).reshape(-1, 2), np.array(per_doc)
+        )
+    finally:
+        tokenise._CHUNK_CHARACTERS = original
+    if not pieces:
+        assert len(counts) == 0 and len(hashes) == 0
+        return
+    expected_hashes, expected_counts = token_hashes_of_units(pieces)
+    assert counts.tolist() == expected_counts.tolist()
+    assert hashes.tolist() == expected_hashes.tolist()

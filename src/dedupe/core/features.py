@@ -29,7 +29,7 @@ from dedupe.core.shingle import (
     unit_hashes,
 )
 from dedupe.core.signature import Permutations, minhash
-from dedupe.core.tokenise import token_hashes_of_units
+from dedupe.core.tokenise import token_hashes_of_spans, token_hashes_of_units
 
 F64 = np.ndarray
 
@@ -69,20 +69,15 @@ def _segment(texts: list[str], with_units: bool) -> tuple[U64, I64, I64, I64, I6
     """Token hashes of every unit of every text, and the unit and document token ranges."""
     if with_units:
         spans = [paragraph_spans(text) for text in texts]
-        pieces = [
-            text[start:end]
-            for text, units in zip(texts, spans, strict=True)
-            for start, end in units
-        ]
         bounds = np.array(list(itertools.chain.from_iterable(spans)), dtype=np.int64)
         bounds = bounds.reshape(-1, 2)
         per_doc = np.fromiter(map(len, spans), dtype=np.int64, count=len(texts))
-    else:  # each text is one unit: no slicing, no span lists
-        pieces = texts
+        token_hashes, unit_tokens_ = token_hashes_of_spans(texts, bounds, per_doc)
+    else:  # each text is one unit: no span lists
         lengths = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
         bounds = np.stack([np.zeros_like(lengths), lengths], axis=1)
         per_doc = np.ones(len(texts), dtype=np.int64)
-    token_hashes, unit_tokens_ = token_hashes_of_units(pieces)
+        token_hashes, unit_tokens_ = token_hashes_of_units(texts)
     docs = np.repeat(np.arange(len(texts), dtype=np.int64), per_doc)
     doc_tokens = np.bincount(docs, weights=unit_tokens_, minlength=len(texts)).astype(np.int64)
     return (
