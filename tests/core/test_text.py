@@ -156,3 +156,48 @@ def test_overlapping_units_brute_force(units, docs):
         pairs.earlier, pairs.later, pairs.size_earlier, pairs.size_later, strict=True
     ):
         assert (sa, sb) == (len(set(units[a])), len(set(units[b])))
+
+
+PARAGRAPH_ALPHABET = st.sampled_from(
+    [
+        *"aB9 .!?\"')]\u201d\u2019\u201c\u2018([\n\t\u00a0\u2003\u2028\x1c\x00xé",
+        ". A",
+        "! \u201cB",
+        '." 7',
+        "\n\n",
+        "\n \n",
+        "\U0001d400",
+        "Sentence one goes on. ",
+    ]
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.lists(PARAGRAPH_ALPHABET, max_size=60).map("".join), max_size=6))
+def test_paragraph_bounds_are_the_paragraph_spans_of_every_text(texts):
+    """The batch's array of spans is every text's paragraph_spans in order, flattened texts
+    (one long line, split into sentences) included."""
+    from dedupe.core import segment
+
+    original = segment.FLATTENED_MIN_CHARS
+    segment.FLATTENED_MIN_CHARS = 20  # short generated texts reach the sentence rule
+    try:
+        bounds, counts = segment.paragraph_bounds(texts)
+        expected = [paragraph_spans(text) for text in texts]
+    finally:
+        segment.FLATTENED_MIN_CHARS = original
+    assert counts.tolist() == [len(spans) for spans in expected]
+    assert bounds.tolist() == [list(span) for spans in expected for span in spans]
+
+
+def test_space_table_is_the_pattern_space_class():
+    import re
+
+    from dedupe.core.segment import _space_table
+
+    table = _space_table()
+    space = re.compile(r"\s")
+    for code in range(0x10000):
+        if 0xD800 <= code < 0xE000:
+            continue
+        assert bool(table[code]) == bool(space.match(chr(code))), hex(code)

@@ -8,7 +8,6 @@ the document's token hashes instead of tokenising again.
 
 from __future__ import annotations
 
-import itertools
 from dataclasses import dataclass
 
 import numpy as np
@@ -18,7 +17,7 @@ from dedupe.core.clean import remove_spans
 from dedupe.core.normalise import normalise_text
 from dedupe.core.repeats import overlapping_units, repeated_units
 from dedupe.core.runs import sorted_unique
-from dedupe.core.segment import drop_spans, paragraph_spans
+from dedupe.core.segment import drop_spans, paragraph_bounds
 from dedupe.core.shingle import (
     I64,
     U32,
@@ -68,10 +67,7 @@ class BatchFeatures:
 def _segment(texts: list[str], with_units: bool) -> tuple[U64, I64, I64, I64, I64, I64]:
     """Token hashes of every unit of every text, and the unit and document token ranges."""
     if with_units:
-        spans = [paragraph_spans(text) for text in texts]
-        bounds = np.array(list(itertools.chain.from_iterable(spans)), dtype=np.int64)
-        bounds = bounds.reshape(-1, 2)
-        per_doc = np.fromiter(map(len, spans), dtype=np.int64, count=len(texts))
+        bounds, per_doc = paragraph_bounds(texts)
         token_hashes, unit_tokens_ = token_hashes_of_spans(texts, bounds, per_doc)
     else:  # each text is one unit: no span lists
         lengths = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
