@@ -154,7 +154,7 @@ def test_one_share_or_none_is_written_here(tmp_path: Path) -> None:
     assert _write(tmp_path / "none.txt", []) == ""
 
 
-# --- pass two's cleaned copies written by a forked child -------------------------------------
+# --- pass two beside forked children -------------------------------------------------------------
 
 
 def _scan_outputs(folder: Path, jobs: int) -> dict[str, bytes]:
@@ -174,43 +174,70 @@ def _scan_outputs(folder: Path, jobs: int) -> dict[str, bytes]:
     return {**files, "summary.json": json.dumps(summary).encode()}
 
 
-def _record_pass_two(folder: Path, fail_in_child: bool) -> None:
-    """Wrap pass two so that each call notes its process and part in ``folder/calls``; with
-    ``fail_in_child``, the cleaned copies fail in a child (after writing half of them)."""
-    from dedupe import api
+def _record_pass_two(folder: Path, fail_in_child: bool = False, units_fail: bool = False) -> None:
+    """Wrap pass two so that each call notes its process and part in ``folder/calls``, and
+    the paragraph previews' child so that it notes itself; with ``fail_in_child``, cleaned
+    copies written in a child fail (after writing a few); with ``units_fail``, the child that
+    cuts the paragraph previews during linking fails."""
+    from dedupe import api, unit_previews
 
     parent, original = os.getpid(), api._pass_two
+    write_units = unit_previews.UnitPreviews._write
 
-    def noted(records, analysis, writer=None, previews=None, sampler=None):
-        where = "parent" if os.getpid() == parent else "child"
+    def note(line: str) -> None:
         with (folder / "calls").open("a") as calls:
-            calls.write(f"{where} {'cleaned' if writer else ''} {'previews' if previews else ''}\n")
+            calls.write(line + "\n")
+
+    def noted(records, analysis, writer=None, previews=None, sampler=None, count=True):
+        where = "parent" if os.getpid() == parent else "child"
+        note(f"{where} {'cleaned' if writer else ''} {'previews' if previews else ''}")
         if fail_in_child and where == "child":
             records = iter(records)
             for record in itertools.islice(records, 5):
-                original([record], analysis, writer)
+                original([record], analysis, writer, count=False)
             raise OSError("no space left on device")
-        original(records, analysis, writer, previews, sampler)
+        original(records, analysis, writer, previews, sampler, count)
+
+    def units_noted(self, *args):
+        note(f"{'parent' if os.getpid() == parent else 'child'} units")
+        if units_fail:
+            raise OSError("no space left on device")
+        write_units(self, *args)
 
     api._pass_two = noted
+    unit_previews.UnitPreviews._write = units_noted
+
+
+def _calls(folder: Path) -> list[str]:
+    return sorted((folder / "calls").read_text().split("\n")[:-1])
+
+
+def _check_previews_cut_while_linking(folder: Path) -> None:
+    expected = _scan_outputs(folder, jobs=1)
+    assert "cleaned.jsonl" in expected and b"duplicates" not in expected["cleaned.jsonl"]
+    assert b'"level": "paragraph"' in expected["clusters.jsonl"]
+    _record_pass_two(folder)
+    assert _scan_outputs(folder, jobs=2) == expected
+    # A child cut the previews; pass two here wrote the cleaned copies and cut nothing.
+    assert _calls(folder) == ["child units", "parent cleaned "]
+    assert sorted(p.name for p in (folder / "out-2").iterdir()) == sorted(expected)
 
 
 def _check_forked_cleaned_copies(folder: Path) -> None:
     expected = _scan_outputs(folder, jobs=1)
-    assert "cleaned.jsonl" in expected and b"duplicates" not in expected["cleaned.jsonl"]
-    (folder / "calls").unlink(missing_ok=True)
-    _record_pass_two(folder, fail_in_child=False)
+    _record_pass_two(folder, units_fail=True)
     assert _scan_outputs(folder, jobs=2) == expected
-    calls = sorted((folder / "calls").read_text().split("\n")[:-1])
-    assert calls == ["child cleaned ", "parent  previews"]
+    # Without the children's previews, pass two cuts them here beside a child writing the
+    # cleaned copies.
+    assert _calls(folder) == ["child cleaned ", "child units", "parent  previews"]
     assert sorted(p.name for p in (folder / "out-2").iterdir()) == sorted(expected)
 
 
 def _check_failed_cleaning_child(folder: Path) -> None:
     expected = _scan_outputs(folder, jobs=1)
-    _record_pass_two(folder, fail_in_child=True)
+    _record_pass_two(folder, fail_in_child=True, units_fail=True)
     assert _scan_outputs(folder, jobs=2) == expected
-    calls = sorted((folder / "calls").read_text().split("\n")[:-1])
+    calls = _calls(folder)
     # The child's failed part and its redo here (the previews' part runs here once).
     assert calls.count("child cleaned ") == 1 and calls.count("parent cleaned ") == 1
     assert sorted(p.name for p in (folder / "out-2").iterdir()) == sorted(expected)
@@ -231,6 +258,11 @@ def _check_call_error_waits(folder: Path) -> None:
     assert marker.exists()  # the child finished: its output is whole, not cut off
     with pytest.raises(ChildProcessError):
         os.waitpid(-1, os.WNOHANG)  # and was reaped
+
+
+@needs_fork
+def test_previews_cut_while_linking_give_the_same_output(tmp_path: Path) -> None:
+    _in_fresh_process(_check_previews_cut_while_linking, tmp_path)
 
 
 @needs_fork

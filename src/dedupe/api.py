@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import bisect
+import contextlib
 import itertools
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -378,10 +379,11 @@ def _pass_two(
     writer: CleanedWriter | None = None,
     previews: Previews | None = None,
     sampler: ReportSampler | None = None,
+    count: bool = True,
 ) -> None:
-    """Pass two over ``records``: the kept ones' cleaned text to ``writer``; the members'
-    previews to ``previews`` and ``sampler``, with the bytes removed counted, where previews
-    are cut."""
+    """Pass two over ``records``: the kept ones' cleaned text to ``writer``, the members'
+    previews to ``previews``, the sampled texts to ``sampler`` and, with ``count``, the bytes
+    removed into the stats."""
     verdicts, stats = analysis.verdicts, analysis.stats
     for item in records:
         if not isinstance(item, Record):
@@ -391,12 +393,50 @@ def _pass_two(
             continue
         if previews is not None:
             previews.take(item.text, item.position)
-            if sampler is not None:
-                sampler.take(item.text, item.position)
-            if verdict.status == "duplicate" or verdict.drop_spans:
-                stats.bytes_removed += removed_bytes(item.text, verdict)
+        if sampler is not None:
+            sampler.take(item.text, item.position)
+        if count and (verdict.status == "duplicate" or verdict.drop_spans):
+            stats.bytes_removed += removed_bytes(item.text, verdict)
         if writer is not None and verdict.status == "kept":
             writer.write(item, remove_spans(item.text, verdict.drop_spans))
+
+
+def _write_in_pass_two(
+    out: Path,
+    pass_one: PassOne,
+    sampler: ReportSampler | None,
+    new_writer: Callable[[], CleanedWriter],
+    reread: Callable[[], Iterable[Record | Skipped]],
+    jobs: int,
+    cfg: ScanConfig,
+    extra: dict[str, Any],
+    started: float,
+) -> tuple[dict[str, Any], int]:
+    """The outputs with the previews cut in pass two (where no child cut them during linking):
+    where forking is safe a child writes the cleaned copies while this process cuts the
+    previews and writes clusters.jsonl; otherwise one pass does both."""
+    from dedupe.forks import ForkedCall, can_fork
+
+    analysis = pass_one.analysis
+
+    def write_cleaned() -> None:
+        with new_writer() as writer:
+            _pass_two(reread(), analysis, writer, count=False)
+
+    # The previews wait in temporary files beside the output (see dedupe.spool).
+    with Previews(pass_one.tables, out) as previews, ForkedCall(write_cleaned) as cleaning:
+        forked = cleaning.start(fork=jobs > 1 and can_fork())
+        if forked:
+            _pass_two(reread(), analysis, previews=previews, sampler=sampler)
+        else:
+            with new_writer() as writer:
+                _pass_two(reread(), analysis, writer, previews, sampler)
+        summary, clusters = write_results(
+            out, pass_one, previews, sampler, cfg, extra, started, jobs
+        )
+        if forked:
+            cleaning.join()
+    return summary, clusters
 
 
 def write_results(
@@ -412,20 +452,37 @@ def write_results(
     """After pass two: ``clusters.jsonl`` (formatted by ``jobs`` processes where forking is
     safe), ``summary.json`` (``extra`` first, the time since ``started``) and, with a
     ``sampler``, ``report.html``. Returns the summary and the number of clusters written."""
-    from dedupe.report import render_report
-    from dedupe.writers import atomic_write_bytes, write_cluster_tables, write_summary
+    from dedupe.writers import write_cluster_tables
 
-    analysis = pass_one.analysis
     clusters = write_cluster_tables(
         out / "clusters.jsonl", pass_one.tables, previews.texts, jobs=jobs
     )
+    summary = _write_summary_and_report(out, pass_one, previews.texts, sampler, cfg, extra, started)
+    return summary, clusters
+
+
+def _write_summary_and_report(
+    out: Path,
+    pass_one: PassOne,
+    texts: Sequence[Sequence[str]],
+    sampler: ReportSampler | None,
+    cfg: ScanConfig,
+    extra: dict[str, Any],
+    started: float,
+) -> dict[str, Any]:
+    """``summary.json`` (``extra`` first, the time since ``started``) and, with a ``sampler``,
+    ``report.html`` (``texts``: each table's member texts); returns the summary."""
+    from dedupe.report import render_report
+    from dedupe.writers import atomic_write_bytes, write_summary
+
+    analysis = pass_one.analysis
     analysis.stats.elapsed_seconds = round(time.perf_counter() - started, 3)
     summary = summary_dict(analysis.stats, analysis.skipped, analysis.notes, cfg, extra)
     write_summary(out / "summary.json", summary)
     if sampler is not None:
-        page = render_report(summary, sampler.data(previews.texts))
+        page = render_report(summary, sampler.data(texts))
         atomic_write_bytes(out / "report.html", page.encode("utf-8", "backslashreplace"))
-    return summary, clusters
+    return summary
 
 
 def scan_path(
@@ -487,10 +544,11 @@ def scan_path(
         raise ConfigError("a scheduler address is for engine='dask'")
     if driver_rows is not None:
         raise ConfigError("driver_rows is for engine='dask'")
-    from dedupe.forks import ForkedCall, can_fork
+    from dedupe.forks import can_fork
     from dedupe.readers import open_source
     from dedupe.report import ReportSampler
-    from dedupe.writers import CleanedWriter
+    from dedupe.unit_previews import Blank, UnitPreviews
+    from dedupe.writers import CleanedWriter, ClustersInChildren
 
     started = time.perf_counter()
     cfg = _config(config, options).resolved()
@@ -500,39 +558,55 @@ def scan_path(
         # Spans of text values are found only for the few lines a writer changes.
         records = source.records(spans=False)
         jobs = default_jobs() if jobs is None else jobs
-        pass_one = analyse(records, cfg, progress, jobs, memory_bytes(memory), on_stage)
-        analysis = pass_one.analysis
-        if on_stage is not None:
-            on_stage("writing cleaned copies")
-        # The previews wait in temporary files beside the output (see dedupe.spool).
-        previews = Previews(pass_one.tables, out)
         assert source.format != "dataset"  # datasets went to _scan_dataset_path above
         cleaned_format = source.format
+        extra = {"input": path, "format": source.format, "output": str(out)}
 
         def new_writer() -> CleanedWriter:
             return CleanedWriter(out, cleaned_format, source.is_tree, text_field, id_field)
 
-        def write_cleaned() -> None:
-            with new_writer() as writer:
-                _pass_two(source.records(spans=False), analysis, writer=writer)
+        def reread() -> Iterator[Record | Skipped]:
+            return source.records(spans=False)
 
-        # Where forking is safe, a child writes the cleaned copies while this process cuts the
-        # previews and writes clusters.jsonl: each reads the input again.
-        with previews, ForkedCall(write_cleaned) as cleaning:
-            forked = cleaning.start(fork=jobs > 1 and can_fork())
-            sampler = ReportSampler(pass_one.tables, cfg) if report else None
-            records = source.records(spans=False)
-            if forked:
-                _pass_two(records, analysis, previews=previews, sampler=sampler)
-            else:
-                with new_writer() as writer:
-                    _pass_two(records, analysis, writer, previews, sampler)
-            extra = {"input": path, "format": source.format, "output": str(out)}
-            summary, clusters = write_results(
-                out, pass_one, previews, sampler, cfg, extra, started, jobs
+        with contextlib.ExitStack() as stack:
+            # Where forking is safe, a child cuts the preview of every paragraph while this
+            # process links (dedupe.unit_previews), so that clusters.jsonl is formatted by
+            # forked children while this process writes the cleaned copies.
+            units = None
+            if jobs > 1 and can_fork() and cfg.paragraphs:
+                units = stack.enter_context(UnitPreviews(PREVIEW_CHARS, out))
+
+            def before_linking(spans: Callable[[], tuple[I64, I64, I64]]) -> None:
+                if units is not None and can_fork():
+                    units.start(spans, reread)
+
+            pass_one = analyse(
+                records, cfg, progress, jobs, memory_bytes(memory), on_stage, before_linking
             )
-            if forked:
-                cleaning.join()
+            analysis = pass_one.analysis
+            if on_stage is not None:
+                on_stage("writing cleaned copies")
+            tables = pass_one.tables
+            sampler = ReportSampler(tables, cfg) if report else None
+            # The previews are all there (or none are needed: no paragraphs), and the
+            # children that format clusters.jsonl may fork.
+            if units is not None:
+                ready = units.wait() and can_fork()
+            else:
+                ready = not cfg.paragraphs and jobs > 1 and can_fork()
+            if ready:
+                texts = [Blank(t.members) if units is None else units.texts(t) for t in tables]
+                with ClustersInChildren(out / "clusters.jsonl", tables, texts, jobs) as writing:
+                    with new_writer() as writer:
+                        _pass_two(reread(), analysis, writer, sampler=sampler)
+                    clusters = writing.finish()
+                summary = _write_summary_and_report(
+                    out, pass_one, texts, sampler, cfg, extra, started
+                )
+            else:
+                summary, clusters = _write_in_pass_two(
+                    out, pass_one, sampler, new_writer, reread, jobs, cfg, extra, started
+                )
     if on_note is not None:
         for origin, message in analysis.notes:
             on_note(f"{origin}: {message}")

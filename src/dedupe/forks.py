@@ -69,7 +69,20 @@ class ForkedShares(Generic[Share]):
             self._children.append(self._fork(share))
         if self._shares:
             self._write(self._shares[0], stream)
-        for number, share in enumerate(self._shares[1:]):
+        self._append(stream, self._shares[1:])
+
+    def start(self) -> None:
+        """Fork a child for every share, the first too: this process is free meanwhile. Then
+        :meth:`append_into` the output."""
+        self._children = [self._fork(share) for share in self._shares]
+
+    def append_into(self, stream: IO[str]) -> None:
+        """After :meth:`start`: every share's output to ``stream``, in order (redoing here any
+        share whose child failed)."""
+        self._append(stream, self._shares)
+
+    def _append(self, stream: IO[str], shares: Sequence[Share]) -> None:
+        for number, share in enumerate(shares):
             pid, part = self._children[number]
             try:
                 _, status = os.waitpid(pid, 0)
@@ -170,12 +183,14 @@ class ForkedCall:
         """Wait for the child; run the job here where it failed or was never forked."""
         if self._done:
             return
-        succeeded = False
-        if self._pid:
-            succeeded = self._wait()
+        succeeded = self.wait()
         self._done = True
         if not succeeded:
             self._job()
+
+    def wait(self) -> bool:
+        """Wait for the child; whether it was forked and did the job (nothing is redone)."""
+        return bool(self._pid) and self._wait()
 
     def _wait(self) -> bool:
         pid, self._pid = self._pid, 0
@@ -184,6 +199,14 @@ class ForkedCall:
         except ChildProcessError:  # reaped elsewhere: its exit status is unknown
             return False
         return os.waitstatus_to_exitcode(status) == 0
+
+    def stop(self) -> None:
+        """Kill the child if it is still running, and reap it (for a job whose output is
+        thrown away)."""
+        if self._pid:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self._pid, 9)
+            self._wait()
 
     def __enter__(self) -> ForkedCall:
         return self

@@ -14,6 +14,7 @@ import sys
 from collections import Counter, deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
+from functools import partial
 from typing import TYPE_CHECKING, Literal
 
 import numpy as np
@@ -46,6 +47,9 @@ if TYPE_CHECKING:
 Progress = Callable[[int, int], None]
 """Called every 500 records read and once when reading ends, with (records seen, characters of
 text seen)."""
+BeforeLinking = Callable[[Callable[[], tuple[np.ndarray, np.ndarray, np.ndarray]]], None]
+"""Called once the input is signed, before linking, with the function that gives the eligible
+paragraphs' spans (:meth:`Scanner.eligible_spans`, releasing what it read)."""
 
 # A batch is cut at this many documents or characters, whichever comes first: large enough that
 # numpy's per-call overhead vanishes (measured flat above ~500 news articles), small enough that
@@ -333,9 +337,13 @@ class Scanner:
         self.budget.close()
 
     # -- pass one's end -----------------------------------------------------------------------
-    def finish(self) -> PassOne:
+    def finish(self, before_linking: BeforeLinking | None = None) -> PassOne:
+        """Sign what is pending, then link: the documents, then the paragraphs of the kept
+        ones. ``before_linking`` is called first, with :meth:`eligible_spans` (releasing)."""
         self.flush()
         self._drain()
+        if before_linking is not None:
+            before_linking(partial(self.eligible_spans, release=True))
         result = PassOne(self.analysis)
         try:
             removed = self._documents(result)
@@ -358,6 +366,28 @@ class Scanner:
                 by_rule.update(table.rules)
         stats.removed_by_rule = {rule: by_rule[rule] for rule in RULES[1:]}
         return result
+
+    def eligible_spans(self, release: bool = False) -> tuple[I64, I64, I64]:
+        """Every paragraph that could be compared (eligible), in scan order: its record's
+        position and its character span. With ``release`` this process's batches and stored
+        rows are dropped afterwards: a forked child that needs only the spans lets go of its
+        copy of them, which the parent frees as it links."""
+        positions = np.asarray(self.positions, dtype=np.int64)
+        parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+        doc_offset = 0
+        for batch in self.batches:
+            eligible = np.asarray(batch.eligible, dtype=np.int64)
+            doc = np.asarray(batch.unit_doc, dtype=np.int64)[eligible] + doc_offset
+            parts.append((positions[doc], batch.unit_start[eligible], batch.unit_end[eligible]))
+            doc_offset += len(batch.doc_tokens)
+        if release:
+            self.batches = []
+            self._rows = None
+        return (
+            _concat([p[0] for p in parts], np.int64),
+            _concat([p[1] for p in parts], np.int64),
+            _concat([p[2] for p in parts], np.int64),
+        )
 
     def signed_documents(self) -> DocumentArrays:
         """Sign what is still pending and return the document features of the whole input,
@@ -873,13 +903,15 @@ def analyse(
     jobs: int = 1,
     memory: int | None = None,
     on_stage: Callable[[str], None] | None = None,
+    before_linking: BeforeLinking | None = None,
 ) -> PassOne:
     """Pass one over ``items``: every record gets a verdict or a skip; returns the analysis and
     the cluster drafts. Raises :class:`InputError` on the first bad record if ``config.strict``.
     ``jobs`` worker processes sign the batches; the result does not depend on it. Signatures
     beyond ``memory`` bytes (default :data:`~dedupe.budget.DEFAULT_MEMORY`) are held in
     temporary files (:mod:`dedupe.budget`). ``on_stage("linking")`` is called when the input
-    has been read, before the last batches are collected and the graphs are linked."""
+    has been read, before the last batches are collected and the graphs are linked;
+    ``before_linking`` once they are collected (see :meth:`Scanner.finish`)."""
     scanner = Scanner(config, jobs, DEFAULT_MEMORY if memory is None else memory)
     characters = 0
     try:
@@ -893,7 +925,7 @@ def analyse(
             progress(scanner.analysis.stats.records_read, characters)
         if on_stage is not None:
             on_stage("linking")
-        result = scanner.finish()
+        result = scanner.finish(before_linking)
     finally:
         scanner.close()
     return result

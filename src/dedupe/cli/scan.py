@@ -160,8 +160,9 @@ def scan(
         int | None,
         typer.Option(
             min=1,
-            help="Worker processes for signing and for writing clusters.jsonl and the cleaned "
-            "copies side by side (default: all cores); the output is the same.",
+            help="Worker processes for signing, and for cutting previews and writing "
+            "clusters.jsonl beside the linking and the cleaned copies (default: all cores); "
+            "the output is the same.",
         ),
     ] = None,
     memory: Annotated[

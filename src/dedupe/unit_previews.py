@@ -1,0 +1,238 @@
+"""Previews of every eligible paragraph, cut by a forked child while the parent links.
+
+clusters.jsonl shows each paragraph member's first characters. Which paragraphs are members is
+known only once linking ends, so their texts had to wait for pass two (x10: 0.8 s of reading
+and cutting before clusters.jsonl could start). Where forking is safe, a child forked as
+linking begins reads the input again and cuts the preview of every paragraph that could
+become a member (the eligible ones: 880,000 at x10, ~100 MB), on the core that linking leaves
+idle much of the time; the writers then look members up by (record position, start). The
+files are anonymous temporary files: nothing is left behind, whatever happens.
+"""
+
+from __future__ import annotations
+
+import mmap
+import tempfile
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import overload
+
+import numpy as np
+import numpy.typing as npt
+
+from dedupe.forks import ForkedCall
+from dedupe.records import Record, Skipped
+from dedupe.result import ClusterTable
+
+I64 = npt.NDArray[np.int64]
+_ENCODING = ("utf-8", "surrogatepass")
+#: A record position and a paragraph's first character make one key: position << _SHIFT | start.
+_SHIFT = 32
+
+
+def unit_keys(positions: npt.ArrayLike, starts: npt.ArrayLike) -> I64:
+    """The lookup key of each paragraph: its record's position and its first character."""
+    return (np.asarray(positions, dtype=np.int64) << _SHIFT) | np.asarray(starts, dtype=np.int64)
+
+
+class UnitPreviews:
+    """The previews (up to ``limit`` characters) of paragraphs given as spans of records,
+    written by a forked child (:meth:`start`) and read here once it is done (:meth:`wait`).
+    Use it as a context manager: leaving it waits for the child and drops the files."""
+
+    def __init__(self, limit: int, directory: Path | str | None = None) -> None:
+        self._limit = limit
+        folder = None if directory is None else str(directory)
+        # Held open across calls and closed by close(): no with-block can scope them.
+        self._data = tempfile.TemporaryFile(prefix=".dedupe-units-", dir=folder)  # noqa: SIM115
+        self._index = tempfile.TemporaryFile(prefix=".dedupe-units-", dir=folder)  # noqa: SIM115
+        self._call: ForkedCall | None = None
+        self._keys: np.ndarray | None = None
+        self._offsets: np.ndarray | None = None
+        self._lengths: np.ndarray | None = None
+        self._map: mmap.mmap | None = None
+
+    def start(
+        self,
+        spans: Callable[[], tuple[I64, I64, I64]],
+        records: Callable[[], Iterable[Record | Skipped]],
+    ) -> bool:
+        """Fork the child: it calls ``spans()`` for the paragraphs (record positions,
+        ascending, and character spans), reads ``records()`` and writes their previews.
+        Whether it started (the caller checks that forking is safe)."""
+        self._call = ForkedCall(lambda: self._write(*spans(), records()))
+        return self._call.start(fork=True)
+
+    def wait(self) -> bool:
+        """Wait for the child; whether the previews are there to read."""
+        if self._call is None or not self._call.wait():
+            return False
+        self.load()
+        return True
+
+    def load(self) -> None:
+        """Read the index the child wrote (:meth:`wait` does)."""
+        size = self._index_size()
+        if size == 0:  # no paragraph (an empty file cannot be mapped)
+            self._keys = self._offsets = np.empty(0, dtype=np.int64)
+            self._lengths = np.empty(0, dtype=np.int32)
+            return
+        self._keys = np.memmap(self._index, dtype=np.int64, mode="r", shape=(size,))
+        self._offsets = np.memmap(
+            self._index, dtype=np.int64, mode="r", offset=8 * size, shape=(size,)
+        )
+        self._lengths = np.memmap(
+            self._index, dtype=np.int32, mode="r", offset=16 * size, shape=(size,)
+        )
+        self._data.seek(0, 2)
+        if self._data.tell():
+            self._map = mmap.mmap(self._data.fileno(), 0, access=mmap.ACCESS_READ)
+
+    def _index_size(self) -> int:
+        self._index.seek(0, 2)
+        return self._index.tell() // 20  # a key, an offset (8 bytes each), a length (4)
+
+    def _write(
+        self, positions: I64, starts: I64, ends: I64, records: Iterable[Record | Skipped]
+    ) -> None:
+        """The child's work: every paragraph's preview, in order, and the index."""
+        if len(positions) and (int(positions[-1]) >= 1 << 31 or int(starts.max()) >= 1 << 32):
+            raise OverflowError("paragraph keys need positions < 2**31, offsets < 2**32")
+        cut = np.minimum(ends, starts + self._limit)
+        if len(positions):
+            firsts = np.flatnonzero(np.r_[True, positions[1:] != positions[:-1]])
+        else:
+            firsts = np.empty(0, dtype=np.int64)
+        lasts = np.r_[firsts[1:], len(positions)].astype(np.int64)
+        wanted = positions[firsts].tolist()
+        lengths = np.zeros(len(positions), dtype=np.int32)
+        encoding, errors = _ENCODING
+        next_group = 0
+        with open(self._data.fileno(), "wb", closefd=False) as out:
+            for item in records:
+                if next_group == len(wanted):
+                    break
+                if not isinstance(item, Record) or item.position != wanted[next_group]:
+                    continue
+                first, last = int(firsts[next_group]), int(lasts[next_group])
+                text = item.text
+                cuts = [
+                    piece.encode(encoding, errors)
+                    for piece in map(
+                        text.__getitem__,
+                        map(slice, starts[first:last].tolist(), cut[first:last].tolist()),
+                    )
+                ]
+                lengths[first:last] = np.fromiter(map(len, cuts), np.int32, count=len(cuts))
+                out.write(b"".join(cuts))
+                next_group += 1
+        if next_group != len(wanted):
+            raise ValueError("records ended before every paragraph's was read")
+        offsets = np.cumsum(lengths, dtype=np.int64) - lengths
+        with open(self._index.fileno(), "wb", closefd=False) as index:
+            index.write(unit_keys(positions, starts).tobytes())
+            index.write(offsets.tobytes())
+            index.write(lengths.tobytes())
+
+    def read(self, keys: I64) -> list[str]:
+        """The previews of the paragraphs with these :func:`unit_keys` ("" for one not
+        written)."""
+        assert self._keys is not None and self._offsets is not None and self._lengths is not None
+        if not len(self._keys):
+            return [""] * len(keys)
+        at = np.minimum(np.searchsorted(self._keys, keys), len(self._keys) - 1)
+        found = np.asarray(self._keys[at] == keys)
+        offsets = np.asarray(self._offsets[at]).tolist()
+        lengths = np.where(found, self._lengths[at], 0).tolist()
+        data = self._map
+        encoding, errors = _ENCODING
+        if data is None:
+            return [""] * len(keys)
+        return [
+            data[offset : offset + length].decode(encoding, errors) if length else ""
+            for offset, length in zip(offsets, lengths, strict=True)
+        ]
+
+    def texts(self, table: ClusterTable) -> Sequence[str]:
+        """The member texts of ``table``: paragraph previews, or "" for documents."""
+        if table.starts is None:
+            return Blank(table.members)
+        return TableTexts(self, table)
+
+    def close(self) -> None:
+        """Drop the files; a child still running is stopped (its previews are not needed)."""
+        if self._call is not None:
+            self._call.stop()
+        self._keys = self._offsets = self._lengths = None
+        if self._map is not None:
+            self._map.close()
+            self._map = None
+        self._data.close()
+        self._index.close()
+
+    def __enter__(self) -> UnitPreviews:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class TableTexts(Sequence[str]):
+    """A paragraph table's member previews, read from :class:`UnitPreviews` by slice."""
+
+    def __init__(self, previews: UnitPreviews, table: ClusterTable) -> None:
+        assert table.starts is not None
+        self._previews = previews
+        self._positions = table.positions
+        self._starts = table.starts
+        self._size = table.members
+
+    def __len__(self) -> int:
+        return self._size
+
+    @overload
+    def __getitem__(self, index: int) -> str: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[str]: ...
+
+    def __getitem__(self, index: int | slice) -> str | list[str]:
+        if isinstance(index, slice):
+            first, last, step = index.indices(self._size)
+            if step != 1:
+                return [self[i] for i in range(first, last, step)]
+            last = max(first, last)
+            keys = unit_keys(self._positions[first:last], self._starts[first:last])
+            return self._previews.read(keys)
+        if index < 0:
+            index += self._size
+        if not 0 <= index < self._size:
+            raise IndexError(f"member {index} of a table of {self._size}")
+        return self[index : index + 1][0]
+
+    def __iter__(self) -> Iterator[str]:
+        for first in range(0, self._size, 65_536):
+            yield from self[first : min(first + 65_536, self._size)]
+
+
+class Blank(Sequence[str]):
+    """``size`` empty texts (document members show none)."""
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+
+    def __len__(self) -> int:
+        return self._size
+
+    @overload
+    def __getitem__(self, index: int) -> str: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[str]: ...
+
+    def __getitem__(self, index: int | slice) -> str | list[str]:
+        if isinstance(index, slice):
+            return [""] * len(range(*index.indices(self._size)))
+        if not -self._size <= index < self._size:
+            raise IndexError(f"member {index} of a table of {self._size}")
+        return ""

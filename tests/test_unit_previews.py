@@ -1,0 +1,92 @@
+"""Paragraph previews cut ahead (by a forked child during linking) and read back by key."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from dedupe.records import Origin, Record, Skipped
+from dedupe.result import ClusterTable
+from dedupe.unit_previews import Blank, TableTexts, UnitPreviews, unit_keys
+
+
+def _record(position: int, text: str) -> Record:
+    return Record(position, str(position), text, Origin("in.jsonl", position + 1))
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.text(st.sampled_from([*"ab .\n", "é", "\ud800", "日"]), max_size=30),
+            st.lists(st.tuples(st.integers(0, 30), st.integers(0, 30)), max_size=4),
+        ),
+        max_size=6,
+    ),
+    st.integers(1, 8),
+)
+def test_previews_are_the_cut_paragraphs(tmp_path_factory, documents, limit):
+    """Written in-process (a child runs the same code), every paragraph reads back as its
+    text cut at ``limit`` characters; lone surrogates survive; other keys read as ""."""
+    records: list[Record | Skipped] = []
+    positions, starts, ends, expected = [], [], [], []
+    for position, (text, spans) in enumerate(documents):
+        records.append(_record(position, text))
+        taken = sorted({min(a, b) for a, b in spans if min(a, b) < len(text)})
+        for start in taken:
+            end = min(len(text), start + 5)
+            positions.append(position)
+            starts.append(start)
+            ends.append(end)
+            expected.append(text[start : min(end, start + limit)])
+    records.insert(0, Skipped(-1, Origin("in.jsonl", 0), "empty text"))
+    arrays = [np.array(values, dtype=np.int64) for values in (positions, starts, ends)]
+    with UnitPreviews(limit, tmp_path_factory.mktemp("units")) as previews:
+        previews._write(*arrays, iter(records))
+        previews.load()
+        keys = unit_keys(arrays[0], arrays[1])
+        assert previews.read(keys) == expected
+        assert previews.read(unit_keys([len(documents) + 5], [0])) == [""]
+
+
+def test_members_read_through_their_table(tmp_path):
+    text = "First paragraph here.\n\nSecond one."
+    positions, starts, ends = np.array([0, 0]), np.array([0, 23]), np.array([21, 34])
+    table = ClusterTable(
+        "paragraph",
+        [0, 2],
+        np.array([0, 0]),
+        np.array(["a", "a"], dtype=object),
+        np.array([1.0, 0.5]),
+        np.array([1, 0]),
+        np.array([23, 0]),
+        np.array([34, 21]),
+    )
+    with UnitPreviews(6, tmp_path) as previews:
+        previews._write(positions, starts, ends, iter([_record(0, text)]))
+        previews.load()
+        texts = previews.texts(table)
+        assert isinstance(texts, TableTexts)
+        assert list(texts) == ["Second", "First "]
+        assert texts[1] == texts[-1] == "First " and texts[::-1] == ["First ", "Second"]
+        with pytest.raises(IndexError):
+            texts[2]
+
+
+def test_records_that_end_too_soon_fail_the_child(tmp_path):
+    with UnitPreviews(5, tmp_path) as previews, pytest.raises(ValueError, match="ended"):
+        previews._write(np.array([3]), np.array([0]), np.array([4]), iter([_record(0, "abc")]))
+
+
+def test_blank_texts_are_empty_strings():
+    blank = Blank(3)
+    assert len(blank) == 3 and blank[0] == blank[-1] == "" and blank[1:] == ["", ""]
+    with pytest.raises(IndexError):
+        blank[3]
+
+
+def test_a_call_never_started_is_not_ready(tmp_path):
+    with UnitPreviews(5, tmp_path) as previews:
+        assert not previews.wait()
