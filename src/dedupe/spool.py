@@ -20,7 +20,7 @@ from typing import IO, overload
 
 import numpy as np
 
-__all__ = ["BUCKETS", "PreviewSpool", "SpooledTexts"]
+__all__ = ["BUCKETS", "PreviewSpool", "SpooledTexts", "TextRanges"]
 
 #: At most this many bucket files, each a contiguous range of member numbers; with 6 million
 #: members of ~130 bytes a bucket holds ~13 MB at x100, which is what a reader loads at once.
@@ -178,14 +178,15 @@ class PreviewSpool:
         return data.decode(*_ENCODING)
 
 
-class SpooledTexts(Sequence[str]):
-    """One table's texts in a :class:`PreviewSpool`: ``texts[i]`` and ``texts[i:j]`` read
-    them (a slice is read in one sweep, bucket by bucket)."""
+class TextRanges(Sequence[str]):
+    """Texts read by contiguous ranges: a subclass gives ``_size`` and :meth:`_read`; this
+    gives ``texts[i]``, ``texts[i:j]`` (one read), stepped slices and iteration in ranges of
+    MIN_BUCKET_MEMBERS."""
 
-    def __init__(self, spool: PreviewSpool, table: int, size: int) -> None:
-        self._spool = spool
-        self._table = table
-        self._size = size
+    _size: int
+
+    def _read(self, first: int, last: int) -> list[str]:
+        raise NotImplementedError
 
     def __len__(self) -> int:
         return self._size
@@ -201,14 +202,26 @@ class SpooledTexts(Sequence[str]):
             first, last, step = index.indices(self._size)
             if step != 1:
                 return [self[i] for i in range(first, last, step)]
-            return self._spool.read(self._table, first, max(first, last))
+            return self._read(first, max(first, last))
         if index < 0:
             index += self._size
         if not 0 <= index < self._size:
             raise IndexError(f"member {index} of a table of {self._size}")
-        return self._spool.read(self._table, index, index + 1)[0]
+        return self._read(index, index + 1)[0]
 
     def __iter__(self) -> Iterator[str]:
         for first in range(0, self._size, MIN_BUCKET_MEMBERS):
-            last = min(first + MIN_BUCKET_MEMBERS, self._size)
-            yield from self._spool.read(self._table, first, last)
+            yield from self._read(first, min(first + MIN_BUCKET_MEMBERS, self._size))
+
+
+class SpooledTexts(TextRanges):
+    """One table's texts in a :class:`PreviewSpool` (a range is read in one sweep, bucket by
+    bucket)."""
+
+    def __init__(self, spool: PreviewSpool, table: int, size: int) -> None:
+        self._spool = spool
+        self._table = table
+        self._size = size
+
+    def _read(self, first: int, last: int) -> list[str]:
+        return self._spool.read(self._table, first, last)

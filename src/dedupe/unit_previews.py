@@ -13,9 +13,8 @@ from __future__ import annotations
 
 import mmap
 import tempfile
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import overload
 
 import numpy as np
 import numpy.typing as npt
@@ -23,6 +22,7 @@ import numpy.typing as npt
 from dedupe.forks import ForkedCall
 from dedupe.records import Record, Skipped
 from dedupe.result import ClusterTable
+from dedupe.spool import TextRanges
 
 I64 = npt.NDArray[np.int64]
 _ENCODING = ("utf-8", "surrogatepass")
@@ -177,8 +177,8 @@ class UnitPreviews:
         self.close()
 
 
-class TableTexts(Sequence[str]):
-    """A paragraph table's member previews, read from :class:`UnitPreviews` by slice."""
+class TableTexts(TextRanges):
+    """A paragraph table's member previews, read from :class:`UnitPreviews` by range."""
 
     def __init__(self, previews: UnitPreviews, table: ClusterTable) -> None:
         assert table.starts is not None
@@ -187,52 +187,16 @@ class TableTexts(Sequence[str]):
         self._starts = table.starts
         self._size = table.members
 
-    def __len__(self) -> int:
-        return self._size
-
-    @overload
-    def __getitem__(self, index: int) -> str: ...
-
-    @overload
-    def __getitem__(self, index: slice) -> list[str]: ...
-
-    def __getitem__(self, index: int | slice) -> str | list[str]:
-        if isinstance(index, slice):
-            first, last, step = index.indices(self._size)
-            if step != 1:
-                return [self[i] for i in range(first, last, step)]
-            last = max(first, last)
-            keys = unit_keys(self._positions[first:last], self._starts[first:last])
-            return self._previews.read(keys)
-        if index < 0:
-            index += self._size
-        if not 0 <= index < self._size:
-            raise IndexError(f"member {index} of a table of {self._size}")
-        return self[index : index + 1][0]
-
-    def __iter__(self) -> Iterator[str]:
-        for first in range(0, self._size, 65_536):
-            yield from self[first : min(first + 65_536, self._size)]
+    def _read(self, first: int, last: int) -> list[str]:
+        keys = unit_keys(self._positions[first:last], self._starts[first:last])
+        return self._previews.read(keys)
 
 
-class Blank(Sequence[str]):
+class Blank(TextRanges):
     """``size`` empty texts (document members show none)."""
 
     def __init__(self, size: int) -> None:
         self._size = size
 
-    def __len__(self) -> int:
-        return self._size
-
-    @overload
-    def __getitem__(self, index: int) -> str: ...
-
-    @overload
-    def __getitem__(self, index: slice) -> list[str]: ...
-
-    def __getitem__(self, index: int | slice) -> str | list[str]:
-        if isinstance(index, slice):
-            return [""] * len(range(*index.indices(self._size)))
-        if not -self._size <= index < self._size:
-            raise IndexError(f"member {index} of a table of {self._size}")
-        return ""
+    def _read(self, first: int, last: int) -> list[str]:
+        return [""] * (last - first)
