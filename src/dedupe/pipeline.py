@@ -14,7 +14,6 @@ import sys
 from collections import Counter, deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
-from functools import partial
 from typing import TYPE_CHECKING, Literal
 
 import numpy as np
@@ -49,7 +48,8 @@ Progress = Callable[[int, int], None]
 text seen)."""
 BeforeLinking = Callable[[Callable[[], tuple[np.ndarray, np.ndarray, np.ndarray]]], None]
 """Called once the input is signed, before linking, with the function that gives the eligible
-paragraphs' spans (:meth:`Scanner.eligible_spans`, releasing what it read)."""
+paragraphs' spans (:meth:`Scanner.eligible_spans`; in a forked child it also drops the child's
+copy of the batches)."""
 
 # A batch is cut at this many documents or characters, whichever comes first: large enough that
 # numpy's per-call overhead vanishes (measured flat above ~500 news articles), small enough that
@@ -339,11 +339,13 @@ class Scanner:
     # -- pass one's end -----------------------------------------------------------------------
     def finish(self, before_linking: BeforeLinking | None = None) -> PassOne:
         """Sign what is pending, then link: the documents, then the paragraphs of the kept
-        ones. ``before_linking`` is called first, with :meth:`eligible_spans` (releasing)."""
+        ones. ``before_linking`` is called first, with :meth:`eligible_spans`, which releases
+        the batches where it is called in a forked child (never in this process)."""
         self.flush()
         self._drain()
         if before_linking is not None:
-            before_linking(partial(self.eligible_spans, release=True))
+            here = os.getpid()
+            before_linking(lambda: self.eligible_spans(release=os.getpid() != here))
         result = PassOne(self.analysis)
         try:
             removed = self._documents(result)
