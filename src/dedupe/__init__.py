@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import logging
+from typing import TYPE_CHECKING, Any
 
 from dedupe.api import FileScan, scan, scan_path
 from dedupe.config import ScanConfig, ShingleSpec
 from dedupe.errors import ConfigError, DedupeError, InputError, RecordExistsError
-from dedupe.index import Index, IndexStats, IndexVerdict
 from dedupe.records import Origin, Record, Skipped
 from dedupe.result import CleanedRecord, Cluster, Member, ScanResult, ScanStats, Verdict
 
@@ -38,4 +37,16 @@ __all__ = [
     "scan_path",
 ]
 
-logging.getLogger(__name__).addHandler(logging.NullHandler())
+if TYPE_CHECKING:
+    from dedupe.index import Index, IndexStats, IndexVerdict
+
+#: Imported when first asked for: a scan does not need the index (SQLite and its tables).
+_LAZY = {"Index", "IndexStats", "IndexVerdict"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        from dedupe import index
+
+        return getattr(index, name)
+    raise AttributeError(f"module 'dedupe' has no attribute {name!r}")

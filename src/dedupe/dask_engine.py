@@ -67,6 +67,8 @@ DRIVER_LIMIT_ROWS = 400_000_000
 DRIVER_COMPONENT_ROWS = 50_000_000
 
 log = logging.getLogger(__name__)
+# A library's logger: silent unless the application configures logging.
+logging.getLogger("dedupe").addHandler(logging.NullHandler())
 
 
 def _client(scheduler: str | None, workers: int | None) -> tuple[Any, Any]:
