@@ -513,6 +513,9 @@ def scan_path(
     Two passes: the first signs and clusters (keeping no text), the second re-reads the input to
     write cleaned copies byte-for-byte. Standard input is spooled to a temporary file first.
     ``jobs`` worker processes sign (default: all cores); the output does not depend on it.
+    With more than one job, where forking is safe, a child also re-reads the input while the
+    graphs are linked, to cut the paragraphs' previews, and ``jobs`` children write
+    clusters.jsonl during pass two.
     ``engine="dask"`` runs a dataset scan on a Dask cluster (at ``scheduler``, or a local one
     of ``jobs`` workers) with byte-identical output; call it under ``if __name__ ==
     "__main__":`` in a script, as any code that starts worker processes. Above

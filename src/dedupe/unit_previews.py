@@ -4,7 +4,7 @@ clusters.jsonl shows each paragraph member's first characters. Which paragraphs 
 known only once linking ends, so their texts had to wait for pass two (x10: 0.8 s of reading
 and cutting before clusters.jsonl could start). Where forking is safe, a child forked as
 linking begins reads the input again and cuts the preview of every paragraph that could
-become a member (the eligible ones: 880,000 at x10, ~100 MB), on the core that linking leaves
+become a member (the eligible ones: 806,000 at x10, ~100 MB), on the core that linking leaves
 idle much of the time; the writers then look members up by (record position, start). The
 files are anonymous temporary files: nothing is left behind, whatever happens.
 """
