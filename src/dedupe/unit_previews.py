@@ -38,7 +38,8 @@ def unit_keys(positions: npt.ArrayLike, starts: npt.ArrayLike) -> I64:
 class UnitPreviews:
     """The previews (up to ``limit`` characters) of paragraphs given as spans of records,
     written by a forked child (:meth:`start`) and read here once it is done (:meth:`wait`).
-    Use it as a context manager: leaving it waits for the child and drops the files."""
+    Use it as a context manager: leaving it stops a child still running (its previews are not
+    needed then) and drops the files."""
 
     def __init__(self, limit: int, directory: Path | str | None = None) -> None:
         self._limit = limit
