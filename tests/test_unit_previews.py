@@ -44,7 +44,7 @@ def test_previews_are_the_cut_paragraphs(tmp_path_factory, documents, limit):
     records.insert(0, Skipped(-1, Origin("in.jsonl", 0), "empty text"))
     arrays = [np.array(values, dtype=np.int64) for values in (positions, starts, ends)]
     with UnitPreviews(limit, tmp_path_factory.mktemp("units")) as previews:
-        previews._write(*arrays, iter(records))
+        previews._write(lambda: tuple(arrays), iter(records))
         previews.load()
         keys = unit_keys(arrays[0], arrays[1])
         assert previews.read(keys) == expected
@@ -65,7 +65,7 @@ def test_members_read_through_their_table(tmp_path):
         np.array([34, 21]),
     )
     with UnitPreviews(6, tmp_path) as previews:
-        previews._write(positions, starts, ends, iter([_record(0, text)]))
+        previews._write(lambda: (positions, starts, ends), iter([_record(0, text)]))
         previews.load()
         texts = previews.texts(table)
         assert isinstance(texts, TableTexts)
@@ -77,7 +77,8 @@ def test_members_read_through_their_table(tmp_path):
 
 def test_records_that_end_too_soon_fail_the_child(tmp_path):
     with UnitPreviews(5, tmp_path) as previews, pytest.raises(ValueError, match="ended"):
-        previews._write(np.array([3]), np.array([0]), np.array([4]), iter([_record(0, "abc")]))
+        spans = (np.array([3]), np.array([0]), np.array([4]))
+        previews._write(lambda: spans, iter([_record(0, "abc")]))
 
 
 def test_blank_texts_are_empty_strings():

@@ -369,7 +369,7 @@ class Scanner:
         stats.removed_by_rule = {rule: by_rule[rule] for rule in RULES[1:]}
         return result
 
-    def eligible_spans(self, release: bool = False) -> tuple[I64, I64, I64]:
+    def eligible_spans(self, release: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Every paragraph that could be compared (eligible), in scan order: its record's
         position and its character span. With ``release`` this process's batches and stored
         rows are dropped afterwards: a forked child that needs only the spans lets go of its
@@ -385,10 +385,11 @@ class Scanner:
         if release:
             self.batches = []
             self._rows = None
+        # int32 where they fit (they nearly always do): 12 bytes a paragraph instead of 24.
         return (
-            _concat([p[0] for p in parts], np.int64),
-            _concat([p[1] for p in parts], np.int64),
-            _concat([p[2] for p in parts], np.int64),
+            _narrowed(_concat([p[0] for p in parts], np.int64)),
+            _narrowed(_concat([p[1] for p in parts], np.int64)),
+            _narrowed(_concat([p[2] for p in parts], np.int64)),
         )
 
     def signed_documents(self) -> DocumentArrays:

@@ -61,7 +61,7 @@ class UnitPreviews:
         """Fork the child: it calls ``spans()`` for the paragraphs (record positions,
         ascending, and character spans), reads ``records()`` and writes their previews.
         Whether it started (the caller checks that forking is safe)."""
-        self._call = ForkedCall(lambda: self._write(*spans(), records()))
+        self._call = ForkedCall(lambda: self._write(spans, records()))
         return self._call.start(fork=True)
 
     def wait(self) -> bool:
@@ -94,20 +94,28 @@ class UnitPreviews:
         return self._index.tell() // 20  # a key, an offset (8 bytes each), a length (4)
 
     def _write(
-        self, positions: I64, starts: I64, ends: I64, records: Iterable[Record | Skipped]
+        self,
+        spans: Callable[[], tuple[np.ndarray, np.ndarray, np.ndarray]],
+        records: Iterable[Record | Skipped],
     ) -> None:
-        """The child's work: every paragraph's preview, in order, and the index."""
+        """The child's work: every paragraph's preview, in order, and the index (keys first,
+        written and dropped before the records are read: at x100 the child holds ~16 bytes per
+        paragraph, 8 million of them, while the parent links)."""
+        positions, starts, ends = spans()
         if len(positions) and (int(positions[-1]) >= 1 << 31 or int(starts.max()) >= 1 << 32):
             raise OverflowError("paragraph keys need positions < 2**31, offsets < 2**32")
-        cut = np.minimum(ends, starts + self._limit)
         if len(positions):
             firsts = np.flatnonzero(np.r_[True, positions[1:] != positions[:-1]])
         else:
             firsts = np.empty(0, dtype=np.int64)
         lasts = np.r_[firsts[1:], len(positions)].astype(np.int64)
         wanted = positions[firsts].tolist()
-        lengths = np.zeros(len(positions), dtype=np.int32)
+        with open(self._index.fileno(), "wb", closefd=False) as index:
+            index.write(unit_keys(positions, starts).tobytes())
+        del positions
+        lengths = np.zeros(len(starts), dtype=np.int32)
         encoding, errors = _ENCODING
+        limit = self._limit
         next_group = 0
         with open(self._data.fileno(), "wb", closefd=False) as out:
             for item in records:
@@ -117,11 +125,16 @@ class UnitPreviews:
                     continue
                 first, last = int(firsts[next_group]), int(lasts[next_group])
                 text = item.text
+                begins = starts[first:last].astype(np.int64)
                 cuts = [
                     piece.encode(encoding, errors)
                     for piece in map(
                         text.__getitem__,
-                        map(slice, starts[first:last].tolist(), cut[first:last].tolist()),
+                        map(
+                            slice,
+                            begins.tolist(),
+                            np.minimum(ends[first:last], begins + limit).tolist(),
+                        ),
                     )
                 ]
                 lengths[first:last] = np.fromiter(map(len, cuts), np.int32, count=len(cuts))
@@ -129,10 +142,8 @@ class UnitPreviews:
                 next_group += 1
         if next_group != len(wanted):
             raise ValueError("records ended before every paragraph's was read")
-        offsets = np.cumsum(lengths, dtype=np.int64) - lengths
-        with open(self._index.fileno(), "wb", closefd=False) as index:
-            index.write(unit_keys(positions, starts).tobytes())
-            index.write(offsets.tobytes())
+        with open(self._index.fileno(), "ab", closefd=False) as index:
+            index.write((np.cumsum(lengths, dtype=np.int64) - lengths).tobytes())
             index.write(lengths.tobytes())
 
     def read(self, keys: I64) -> list[str]:
