@@ -38,6 +38,42 @@ def can_fork() -> bool:
     )
 
 
+def _fork(job: Callable[[], None]) -> int:
+    """Fork a child that runs ``job`` and exits (0 if it returned, 1 if it raised), never
+    returning into the caller's code; the child's pid here."""
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            # No collection in the child: a collected object's finaliser could flush a file
+            # buffer the parent still holds into the parent's file.
+            gc.disable()
+            job()
+            code = 0
+        except BaseException:  # the parent does the work again and raises its error
+            pass
+        finally:
+            os._exit(code)  # no atexit handlers, no flushing of inherited buffers
+    return pid
+
+
+def _reap(pid: int) -> bool:
+    """Wait for child ``pid``; whether it exited with 0 (False where it was reaped elsewhere:
+    its exit status is unknown)."""
+    try:
+        _, status = os.waitpid(pid, 0)
+    except ChildProcessError:
+        return False
+    return os.waitstatus_to_exitcode(status) == 0
+
+
+def _kill(pid: int) -> None:
+    """Kill child ``pid`` if it still runs, and reap it."""
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, 9)
+    _reap(pid)
+
+
 class ForkedShares(Generic[Share]):
     """``write(share, stream)`` for every share, the first in this process and each other in a
     forked child, all landing in one text ``stream`` in share order (:meth:`write_into`).
@@ -84,11 +120,7 @@ class ForkedShares(Generic[Share]):
     def _append(self, stream: IO[str], shares: Sequence[Share]) -> None:
         for number, share in enumerate(shares):
             pid, part = self._children[number]
-            try:
-                _, status = os.waitpid(pid, 0)
-                succeeded = os.waitstatus_to_exitcode(status) == 0
-            except ChildProcessError:  # reaped elsewhere: its exit status is unknown
-                succeeded = False
+            succeeded = _reap(pid)
             self._children[number] = (0, part)
             if not succeeded:
                 self._write(share, stream)
@@ -101,26 +133,18 @@ class ForkedShares(Generic[Share]):
     def _fork(self, share: Share) -> tuple[int, IO[bytes]]:
         # Anonymous (never linked into a folder): nothing is left behind if anything dies.
         part = tempfile.TemporaryFile(prefix=".dedupe-part-", dir=self._directory)  # noqa: SIM115
+
+        def write_part() -> None:
+            with open(
+                part.fileno(), "w", encoding=self._encoding, newline="", closefd=False
+            ) as out:
+                self._write(share, out)
+
         try:
-            pid = os.fork()
+            pid = _fork(write_part)
         except BaseException:
             part.close()
             raise
-        if pid == 0:  # the child: write the share, never return into the caller's code
-            code = 1
-            try:
-                # No collection in the child: a collected object's finaliser could flush a file
-                # buffer the parent still holds into the parent's file.
-                gc.disable()
-                with open(
-                    part.fileno(), "w", encoding=self._encoding, newline="", closefd=False
-                ) as out:
-                    self._write(share, out)
-                code = 0
-            except BaseException:  # the parent writes the share again and raises its error
-                pass
-            finally:
-                os._exit(code)  # no atexit handlers, no flushing of inherited buffers
         return pid, part
 
     def __enter__(self) -> ForkedShares[Share]:
@@ -129,10 +153,7 @@ class ForkedShares(Generic[Share]):
     def __exit__(self, *exc: object) -> None:
         for pid, part in self._children:
             if pid:
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(pid, 9)
-                with contextlib.suppress(ChildProcessError):
-                    os.waitpid(pid, 0)
+                _kill(pid)
             part.close()
         self._children = []
 
@@ -165,18 +186,7 @@ class ForkedCall:
     def start(self, fork: bool) -> bool:
         if not fork:
             return False
-        pid = os.fork()
-        if pid == 0:  # the child: run the job, never return into the caller's code
-            code = 1
-            try:
-                gc.disable()  # see ForkedShares._fork: no finaliser may flush a parent's buffer
-                self._job()
-                code = 0
-            except BaseException:  # the parent runs the job again and raises its error
-                pass
-            finally:
-                os._exit(code)
-        self._pid = pid
+        self._pid = _fork(self._job)
         return True
 
     def join(self) -> None:
@@ -194,19 +204,14 @@ class ForkedCall:
 
     def _wait(self) -> bool:
         pid, self._pid = self._pid, 0
-        try:
-            _, status = os.waitpid(pid, 0)
-        except ChildProcessError:  # reaped elsewhere: its exit status is unknown
-            return False
-        return os.waitstatus_to_exitcode(status) == 0
+        return _reap(pid)
 
     def stop(self) -> None:
         """Kill the child if it is still running, and reap it (for a job whose output is
         thrown away)."""
-        if self._pid:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(self._pid, 9)
-            self._wait()
+        pid, self._pid = self._pid, 0
+        if pid:
+            _kill(pid)
 
     def __enter__(self) -> ForkedCall:
         return self
