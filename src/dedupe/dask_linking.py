@@ -57,10 +57,11 @@ def _band_split(
     rows: int,
     first_row: int,
     selected: I64 | None,
-    labels: I64,
+    labels: I64 | None,
     buckets: int,
-) -> list[tuple[np.ndarray, I64, I64]]:
-    """One partition's band keys, split by key into ``buckets``: (keys, global rows, labels)."""
+) -> list[tuple[np.ndarray, I64, I64 | None]]:
+    """One partition's band keys, split by key into ``buckets``: (keys, global rows, labels;
+    None without ``labels``, which the buckets' reducer then does not read)."""
     keys = band_key(signatures.T, band, rows)
     local = np.arange(len(keys), dtype=np.int64) if selected is None else selected
     keys = keys[local]
@@ -68,7 +69,7 @@ def _band_split(
     out = []
     for number in range(buckets):
         mine = bucket == number
-        out.append((keys[mine], local[mine] + first_row, labels[mine]))
+        out.append((keys[mine], local[mine] + first_row, None if labels is None else labels[mine]))
     return out
 
 
@@ -133,7 +134,7 @@ def _shard_band_split(
     selected: I64 | None,
     shard_labels: I64,
     buckets: int,
-) -> list[tuple[np.ndarray, I64, I64]]:
+) -> list[tuple[np.ndarray, I64, I64 | None]]:
     """:func:`_band_split` with the labels of the whole partition (held on the cluster)."""
     labels = shard_labels if selected is None else shard_labels[selected]
     return _band_split(signatures, band, rows, first_row, selected, labels, buckets)
@@ -261,8 +262,7 @@ class PartitionedSignatures:
         row, gathered from its hash buckets (the next :data:`BANDS_AHEAD` bands submitted
         meanwhile). The buckets come in another order than the local engine's, which
         :func:`~dedupe.core.lsh.bucket_links` does not depend on."""
-        labels = np.zeros(int(self.starts[-1]), dtype=np.int64)  # unused by the reducer
-        futures = self._band_futures(_bucket_members, band, rows, labels, selected)
+        futures = self._band_futures(_bucket_members, band, rows, None, selected)
         found = [part for part in self.client.gather(futures) if len(part[0])]
         if not found:
             empty = np.empty(0, dtype=np.int64)
@@ -272,7 +272,7 @@ class PartitionedSignatures:
         return Buckets(members, np.cumsum(lengths) - lengths, lengths)
 
     def _band_futures(
-        self, reducer: Any, band: int, rows: int, labels: I64, selected: I64 | None
+        self, reducer: Any, band: int, rows: int, labels: I64 | None, selected: I64 | None
     ) -> list[Any]:
         """The futures of band ``band``'s bucket tasks (``reducer`` over every partition's
         share), submitting the next :data:`BANDS_AHEAD` bands of the same sweep."""
@@ -289,18 +289,18 @@ class PartitionedSignatures:
         return futures
 
     def _submit_band(
-        self, reducer: Any, band: int, rows: int, labels: I64, selected: I64 | None
+        self, reducer: Any, band: int, rows: int, labels: I64 | None, selected: I64 | None
     ) -> list[Any]:
         splits = []
         for number, part in enumerate(self.parts):
             first, last = int(self.starts[number]), int(self.starts[number + 1])
             if selected is None:
                 local = None
-                part_labels = labels[first:last]
+                part_labels = None if labels is None else labels[first:last]
             else:
                 lo, hi = np.searchsorted(selected, [first, last])
                 local = selected[lo:hi] - first
-                part_labels = labels[selected[lo:hi]]
+                part_labels = None if labels is None else labels[selected[lo:hi]]
             if last == first or (local is not None and len(local) == 0):
                 continue
             splits.append(

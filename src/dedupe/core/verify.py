@@ -133,7 +133,7 @@ def screening_matches(num_perm: int, lowest: float, tail: float = SCREEN_TAIL) -
             + k * log_p
             + (num_perm - k) * log_q
         )
-        if below + math.exp(log_term) > tail:
-            return k
         below += math.exp(log_term)
+        if below > tail:
+            return k
     return num_perm
