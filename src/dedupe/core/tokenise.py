@@ -95,16 +95,22 @@ def token_hashes_of_units(pieces: list[str]) -> tuple[U64, I64]:
     return np.concatenate(hashes), np.concatenate(counts)
 
 
+def _points_and_kinds(
+    joined: str,
+) -> tuple[npt.NDArray[np.unsignedinteger], npt.NDArray[np.uint8]]:
+    """The code points of ``joined`` and each one's :func:`_word_table` kind: one byte per code
+    point where the text is ASCII (a flag check in CPython), four otherwise."""
+    if joined.isascii():
+        points: npt.NDArray[np.unsignedinteger] = np.frombuffer(joined.encode("ascii"), np.uint8)
+        return points, _latin1_kind()[points]
+    points = np.frombuffer(joined.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    return points, _kinds(points)
+
+
 def _tokenise_chunk(pieces: list[str], hashes: list[U64], counts: list[I64]) -> None:
     # Folded piece by piece: most pieces are ASCII and take str.lower(); folding a whole chunk
     # would normalise and case-fold all of it whenever one piece is not ASCII (4x slower).
-    joined = "\x01".join(map(fold, pieces))
-    if joined.isascii():  # a flag check in CPython; then one byte per code point
-        points: npt.NDArray[np.unsignedinteger] = np.frombuffer(joined.encode("ascii"), np.uint8)
-        kind = _latin1_kind()[points]
-    else:
-        points = np.frombuffer(joined.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
-        kind = _kinds(points)
+    points, kind = _points_and_kinds("\x01".join(map(fold, pieces)))
     starts, lengths = _token_spans(kind)
     hashes.append(_token_hashes(points, starts, lengths))
     # Pieces are separated by one _UNIT_BREAK each: count the tokens between them.
@@ -193,13 +199,7 @@ def _chunk_spans(
 def _tokenise_spans(segments: list[str], spans: I64, hashes: list[U64], counts: list[I64]) -> None:
     """Hashes of the tokens inside ``spans`` of the joined ``segments``, and their count per
     span: tokens are cut at every span edge and those outside every span are left out."""
-    joined = "\x01".join(segments)
-    if joined.isascii():
-        points: npt.NDArray[np.unsignedinteger] = np.frombuffer(joined.encode("ascii"), np.uint8)
-        kind = _latin1_kind()[points]
-    else:
-        points = np.frombuffer(joined.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
-        kind = _kinds(points)
+    points, kind = _points_and_kinds("\x01".join(segments))
     starts, lengths = _token_spans(kind, spans.ravel())
     # Tokens never cross a span edge: a span's tokens are those starting inside it.
     first = np.searchsorted(starts, spans[:, 0])
