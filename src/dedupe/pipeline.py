@@ -102,6 +102,35 @@ def exact_links(docs: DocumentArrays) -> tuple[I64, np.ndarray]:
     return exact_pairs, representative
 
 
+def paragraph_representatives(
+    equal: I64, labels: I64, e_doc: I64, alive: np.ndarray
+) -> tuple[np.ndarray, I64]:
+    """The paragraphs that take part in LSH, one per group of equal paragraphs, and the number
+    per paragraph that :class:`Acceptance` compares in place of its document.
+
+    ``equal`` links each live paragraph to the first one with its exact key; where ``labels``
+    already joins the two, the later one is left out of LSH: its signature is the first's, so
+    any pair it would be verified in gives what the first one's gives (the x100 benchmark's
+    100 copies of an article hold most paragraphs tens of times over). A pair is only linked
+    across documents, so a first paragraph whose group lies in more than one document gets a
+    number (negative, its own) that no other paragraph's equals: some paragraph of the group
+    lies in another document than any paragraph it is paired with.
+
+    >>> equal = np.array([[0, 2], [0, 3]])
+    >>> rep, attr = paragraph_representatives(
+    ...     equal, np.array([0, 1, 0, 0]), np.array([5, 5, 5, 6]), np.ones(4, dtype=bool))
+    >>> rep.tolist(), attr.tolist()
+    ([True, True, False, False], [-1, 5, 5, 6])
+    """
+    representative = np.asarray(alive, dtype=np.bool_).copy()
+    attr = np.asarray(e_doc, dtype=np.int64).copy()
+    folded = equal[labels[equal[:, 0]] == labels[equal[:, 1]]]
+    representative[folded[:, 1]] = False
+    spanning = folded[e_doc[folded[:, 0]] != e_doc[folded[:, 1]], 0]
+    attr[spanning] = -1 - spanning
+    return representative, attr
+
+
 def lsh_candidates(
     signatures: np.ndarray, representative: np.ndarray, bands: int, rows: int
 ) -> I64:
@@ -564,12 +593,13 @@ class Scanner:
         """Component label of every eligible paragraph: within-document repeats, exact repeats
         across documents and verified LSH candidates across documents, kept documents only."""
         e_doc = units.e_doc
-        exact_pairs = equal_key_pairs(units.e_exact, alive)
-        exact_pairs = exact_pairs[e_doc[exact_pairs[:, 0]] != e_doc[exact_pairs[:, 1]]]
+        equal = equal_key_pairs(units.e_exact, alive)
+        exact_pairs = equal[e_doc[equal[:, 0]] != e_doc[equal[:, 1]]]
         labels = connected_components(len(e_doc), np.concatenate([within, exact_pairs]))
+        representative, group_attr = paragraph_representatives(equal, labels, e_doc, alive)
         bands = (self.paragraph_bands, self.paragraph_rows)
         acceptance = Acceptance(self.config, "paragraph")
-        return self.link(e_sigs, bands, labels, acceptance, e_doc, alive)[0]
+        return self.link(e_sigs, bands, labels, acceptance, group_attr, representative)[0]
 
     def link(
         self,
