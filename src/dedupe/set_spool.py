@@ -16,7 +16,7 @@ from typing import BinaryIO
 import numpy as np
 import numpy.typing as npt
 
-from dedupe.core.exact import pair_jaccard
+from dedupe.core.exact import below_cut, pair_jaccard
 from dedupe.core.lsh import Buckets, LocalSignatures
 from dedupe.core.shingle import I64, U32
 from dedupe.core.verify import screening_matches
@@ -30,26 +30,30 @@ class SetSpool:
         self._path = os.path.join(self._dir.name, "sets.u32")
         self._file: BinaryIO | None = open(self._path, "wb")  # noqa: SIM115 (closed in sets/close)
         self._sizes: list[I64] = []
+        self._below: list[I64] = []
 
     def append(self, sizes: I64, values: U32) -> None:
         """The sets of the next ``len(sizes)`` documents."""
         assert self._file is not None, "the spool was read already"
         self._file.write(np.ascontiguousarray(values, dtype="<u4").tobytes())
         self._sizes.append(np.asarray(sizes, dtype=np.int64))
+        self._below.append(below_cut(values, self._sizes[-1]))
 
-    def sets(self) -> tuple[U32, I64, I64]:
-        """``(values, starts, sizes)`` of every document appended (values memory-mapped)."""
+    def sets(self) -> tuple[U32, I64, I64, I64]:
+        """``(values, starts, sizes, below)`` of every document appended (values
+        memory-mapped; ``below``: :func:`~dedupe.core.exact.below_cut`)."""
         if self._file is not None:
             self._file.close()
             self._file = None
         sizes = np.concatenate(self._sizes) if self._sizes else np.empty(0, dtype=np.int64)
         starts = np.cumsum(sizes) - sizes
+        below = np.concatenate(self._below) if self._below else np.empty(0, dtype=np.int64)
         if int(sizes.sum()) == 0:
-            return np.empty(0, dtype=np.uint32), starts, sizes
+            return np.empty(0, dtype=np.uint32), starts, sizes, below
         # A plain array over the mapping: slices of an np.memmap are np.memmap objects, whose
         # bookkeeping took a third of the verification time (224,000 slices at x10).
         values: U32 = np.memmap(self._path, dtype="<u4", mode="r").view(np.ndarray)
-        return values, starts, sizes
+        return values, starts, sizes, below
 
     def close(self) -> None:
         if self._file is not None:
@@ -62,30 +66,48 @@ class ExactlyVerified:
     """A :class:`~dedupe.core.lsh.SignatureSet` whose candidate pairs come from ``signatures``'
     bands and whose similarity is the exact Jaccard similarity of the rows' shingle sets.
 
-    ``screen``: pairs with fewer equal signature positions are answered by their estimate
-    instead (see :meth:`screened`)."""
+    ``below`` (:func:`~dedupe.core.exact.below_cut` of the sets) lets :meth:`screened` bound
+    the pairs that cannot reach its similarity after comparing half of their sets.
+    ``screen``, ``lowest``: see :meth:`screened`."""
 
     #: A pair's exact similarity costs more than looking it up among those turned down before
     #: (see :class:`~dedupe.core.lsh.RejectedPairs`).
     remember_rejected = True
 
     def __init__(
-        self, signatures: LocalSignatures, values: U32, starts: I64, sizes: I64, screen: int = 0
+        self,
+        signatures: LocalSignatures,
+        values: U32,
+        starts: I64,
+        sizes: I64,
+        below: I64 | None = None,
+        *,
+        screen: int = 0,
+        lowest: float | None = None,
     ) -> None:
         self._signatures = signatures
-        self._values, self._starts, self._sizes = values, starts, sizes
-        self.screen = screen
+        self._values, self._starts, self._sizes, self._below = values, starts, sizes, below
+        self.screen, self.lowest = screen, lowest
 
     def screened(self, lowest: float) -> ExactlyVerified:
         """These sets for deciding pairs at a similarity of ``lowest`` or more: a pair whose
         signatures agree too seldom for that (:func:`~dedupe.core.verify.screening_matches`:
         a similar pair does so once in 10^12) gets its estimate, which lies below ``lowest``,
         without its sets being read: about 8% of the x10 benchmark's candidates at threshold
-        0.8, whose copies mostly lie between 0.55 and 0.8. Not for similarities that are
-        reported: those stay exact."""
+        0.8, whose copies mostly lie between 0.55 and 0.8. Of the others, one whose first half
+        of its sets shows it cannot reach ``lowest`` gets a bound below ``lowest`` without the
+        second half being compared (``pair_jaccard``'s ``bounded``; where ``below`` is known).
+        Not for similarities that are reported: those stay exact."""
         num_perm = self._signatures.signatures.shape[1]
-        screen = screening_matches(num_perm, lowest)
-        return ExactlyVerified(self._signatures, self._values, self._starts, self._sizes, screen)
+        return ExactlyVerified(
+            self._signatures,
+            self._values,
+            self._starts,
+            self._sizes,
+            self._below,
+            screen=screening_matches(num_perm, lowest),
+            lowest=lowest,
+        )
 
     def band_pairs(self, band: int, rows: int, labels: I64, selected: I64 | None) -> I64:
         return self._signatures.band_pairs(band, rows, labels, selected)
@@ -100,13 +122,18 @@ class ExactlyVerified:
 
     def jaccard(self, pairs: I64) -> npt.NDArray[np.float64]:
         threads = self._signatures.threads
+        bounded = None
+        if self.lowest is not None and self._below is not None:
+            bounded = (self._below, self.lowest)
         if not self.screen:
-            return pair_jaccard(self._values, self._starts, self._sizes, pairs, threads)
+            return pair_jaccard(
+                self._values, self._starts, self._sizes, pairs, threads, bounded=bounded
+            )
         similarity = self._signatures.jaccard(pairs)
         num_perm = self._signatures.signatures.shape[1]
         worth = np.rint(similarity * num_perm) >= self.screen
         if worth.any():
             similarity[worth] = pair_jaccard(
-                self._values, self._starts, self._sizes, pairs[worth], threads
+                self._values, self._starts, self._sizes, pairs[worth], threads, bounded=bounded
             )
         return similarity
