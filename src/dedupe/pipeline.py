@@ -37,7 +37,15 @@ from dedupe.core.verify import accepted, estimated_jaccard, lowest_accepted
 from dedupe.errors import InputError
 from dedupe.memory import release_free_memory
 from dedupe.records import Origin, Record, Skipped
-from dedupe.result import RULE_CODE, RULES, Analysis, ClusterTable, Verdict
+from dedupe.result import (
+    RULE_CODE,
+    RULES,
+    Analysis,
+    ClusterTable,
+    CodedColumn,
+    Verdict,
+    column_counts,
+)
 from dedupe.set_spool import ExactlyVerified, SetSpool
 
 if TYPE_CHECKING:
@@ -394,7 +402,7 @@ class Scanner:
         by_rule = Counter[str]()
         for table in result.tables:
             if table.rules is not None:
-                by_rule.update(table.rules)
+                by_rule.update(column_counts(table.rules))
         stats.removed_by_rule = {rule: by_rule[rule] for rule in RULES[1:]}
         return result
 
@@ -409,17 +417,28 @@ class Scanner:
         for batch in self.batches:
             eligible = np.asarray(batch.eligible, dtype=np.int64)
             doc = np.asarray(batch.unit_doc, dtype=np.int64)[eligible] + doc_offset
-            parts.append((positions[doc], batch.unit_start[eligible], batch.unit_end[eligible]))
+            # int32 where they fit (they nearly always do): 12 bytes a paragraph instead of
+            # 24, and no int64 copy of the whole beside the parts (x100: 8 million).
+            parts.append(
+                (
+                    _narrowed(positions[doc]),
+                    _narrowed(batch.unit_start[eligible]),
+                    _narrowed(batch.unit_end[eligible]),
+                )
+            )
             doc_offset += len(batch.doc_tokens)
         if release:
             self.batches = []
             self._rows = None
-        # int32 where they fit (they nearly always do): 12 bytes a paragraph instead of 24.
-        return (
-            _narrowed(_concat([p[0] for p in parts], np.int64)),
-            _narrowed(_concat([p[1] for p in parts], np.int64)),
-            _narrowed(_concat([p[2] for p in parts], np.int64)),
+        spans = (
+            _joined([p[0] for p in parts]),
+            _joined([p[1] for p in parts]),
+            _joined([p[2] for p in parts]),
         )
+        del parts
+        if release:
+            release_free_memory()  # the batches and the parts, back to the system
+        return spans
 
     def signed_documents(self) -> DocumentArrays:
         """Sign what is still pending and return the document features of the whole input,
@@ -555,6 +574,7 @@ class Scanner:
         # smallest node, its earliest paragraph) first.
         members = in_cluster[np.argsort(labels[in_cluster], kind="stable")]
         keeper = labels[members]
+        del sizes, in_cluster, labels, alive  # 8 bytes a paragraph each (x100: 8 million)
         similarity = _member_similarity(members, keeper, (within_a, within_b, within_j), e_sigs)
         starts: list[int] = []
         if len(members):
@@ -566,6 +586,7 @@ class Scanner:
         result.tables.append(
             self._paragraph_table(units, members, similarity, starts, rules, repeats)
         )
+        del keeper, similarity, rules, repeats
 
         drops: dict[int, set[int]] = {}
         for later in within_b.tolist():
@@ -642,23 +663,23 @@ class Scanner:
         similarity: np.ndarray,
         starts: list[int],
         rules: np.ndarray,
-        repeats: np.ndarray,
+        repeats: CodedColumn,
     ) -> ClusterTable:
         """The paragraph clusters, their members' fields as numpy columns: ~6 million members
         at x100, 8 bytes a value instead of a list slot and a Python object (~40 bytes), and 4
         for the positions, paragraph indices and spans where they fit (~100 MB less at x100)."""
         unit = units.elig[members]
-        doc = units.e_doc[members]
+        doc = _narrowed(units.e_doc[members])
         return ClusterTable(
             "paragraph",
             [*starts, len(members)],
             _narrowed(np.asarray(self.positions, dtype=np.int64)[doc]),
-            np.asarray(self.ids, dtype=object)[doc],
+            CodedColumn(doc, self.ids),
             _rounded(similarity),
             _narrowed(units.index_in_document(unit)),
             _narrowed(units.u_start[unit]),
             _narrowed(units.u_end[unit]),
-            np.asarray(RULES, dtype=object)[rules],
+            CodedColumn(rules.astype(np.uint8), RULES),
             repeats,
         )
 
@@ -698,6 +719,14 @@ _UNIT_INDEX_FIELDS = (
     "repeat_earlier",
     "repeat_later",
 )
+
+
+def _joined(parts: list[np.ndarray]) -> np.ndarray:
+    """The parts end to end, int32 if every part is (int64 otherwise)."""
+    if not parts:
+        return np.empty(0, dtype=np.int32)
+    dtype = np.int32 if all(p.dtype == np.int32 for p in parts) else np.int64
+    return np.concatenate(parts).astype(dtype, copy=False)
 
 
 def _narrowed(values: np.ndarray) -> np.ndarray:
@@ -881,7 +910,7 @@ def _paragraph_rules(
     return codes
 
 
-def _repeated_paragraphs(members: I64, within_a: I64, within_b: I64, units: _Units) -> np.ndarray:
+def _repeated_paragraphs(members: I64, within_a: I64, within_b: I64, units: _Units) -> CodedColumn:
     """For each member that repeats an earlier paragraph of its document (``within_b``), the
     index in the document of the earliest paragraph it repeats (``within_a``); None for the rest.
     """
@@ -894,9 +923,9 @@ def _repeated_paragraphs(members: I64, within_a: I64, within_b: I64, units: _Uni
         at = np.minimum(np.searchsorted(later, members), len(later) - 1)
         hit = later[at] == members
         repeats[hit] = units.index_in_document(units.elig[earlier[at[hit]]])
-    values = repeats.astype(object)
-    values[repeats < 0] = None
-    return values
+    # Code 0 for None, 1 + the index otherwise.
+    largest = int(repeats.max()) if len(repeats) else -1
+    return CodedColumn(_narrowed(repeats + 1), [None, *range(largest + 1)])
 
 
 def _rounded(values: np.ndarray, digits: int = 4) -> np.ndarray:

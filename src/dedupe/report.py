@@ -21,7 +21,7 @@ import numpy as np
 
 from dedupe.config import ScanConfig, ShingleSpec
 from dedupe.explain import shingle_strings, word_diff
-from dedupe.result import RULES, ClusterTable, column_value, column_values
+from dedupe.result import RULES, ClusterTable, CodedColumn, column_value, column_values
 
 #: Side-by-side pairs shown at most: the largest clusters first, then a spread of similarities.
 MAX_PAIRS = 50
@@ -111,10 +111,13 @@ def _documents_per_cluster(table: ClusterTable) -> np.ndarray:
 
 def _removed(table: ClusterTable) -> np.ndarray:
     """Indexes of the members that were removed and are not their cluster's first member."""
-    rules = np.asarray(table.rules if table.rules is not None else [], dtype=object)
-    if len(rules) == 0:
+    if table.rules is None or len(table.rules) == 0:
         return np.zeros(0, dtype=np.int64)
-    removed = rules != "kept"
+    if isinstance(table.rules, CodedColumn):
+        kept = [code for code, rule in enumerate(table.rules.values) if rule == "kept"]
+        removed = ~np.isin(table.rules.codes, kept)
+    else:
+        removed = np.asarray(table.rules, dtype=object) != "kept"
     removed[np.asarray(table.bounds[:-1], dtype=np.int64)] = False
     return np.flatnonzero(removed)
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, overload
 
 import numpy as np
 import numpy.typing as npt
@@ -74,12 +76,58 @@ class Cluster:
         }
 
 
+@dataclass(frozen=True, slots=True)
+class CodedColumn:
+    """A column of values looked up by number: row ``i`` holds ``values[codes[i]]``. The
+    paragraph table's document ids (codes: document numbers), rules (codes into :data:`RULES`)
+    and repeats: 1 to 4 bytes a member instead of an 8-byte pointer to a Python object (x100:
+    6 million members, ~100 MB less).
+
+    >>> column = CodedColumn(np.array([1, 0, 1], dtype=np.uint8), ("kept", "exact"))
+    >>> column[0], column[1:], list(column), np.asarray(column).tolist()
+    ('exact', ['kept', 'exact'], ['exact', 'kept', 'exact'], ['exact', 'kept', 'exact'])
+    >>> column_counts(column) == column_counts(["exact", "kept", "exact"])
+    True
+    """
+
+    codes: np.ndarray
+    values: Sequence[Any]
+
+    def __len__(self) -> int:
+        return len(self.codes)
+
+    @overload
+    def __getitem__(self, index: int) -> Any: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[Any]: ...
+    def __getitem__(self, index: int | slice) -> Any:
+        if isinstance(index, slice):
+            values = self.values
+            return [values[code] for code in self.codes[index].tolist()]
+        return self.values[int(self.codes[index])]
+
+    def __iter__(self) -> Iterator[Any]:
+        values = self.values
+        return (values[code] for code in self.codes.tolist())
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        return np.asarray(self.values, dtype=object)[self.codes]
+
+    def counts(self) -> Counter[Any]:
+        """How many rows hold each value."""
+        counts = Counter[Any]()
+        for code, count in enumerate(np.bincount(self.codes, minlength=len(self.values))):
+            if count:
+                counts[self.values[code]] += int(count)
+        return counts
+
+
 #: A column of a :class:`ClusterTable`: a list, or a numpy array where the table is large (the
 #: paragraph table holds ~6 million members at x100, ~40 bytes a value as Python objects, 8 in
-#: an array). ``rules`` and ``repeats`` arrays hold Python objects (names, ints and None).
+#: an array, 1-4 in a :class:`CodedColumn`).
 IntColumn = list[int] | npt.NDArray[np.int64]
 FloatColumn = list[float] | npt.NDArray[np.float64]
-ObjectColumn = list[Any] | npt.NDArray[np.object_]
+ObjectColumn = list[Any] | npt.NDArray[np.object_] | CodedColumn
 
 
 def column_values(
@@ -88,6 +136,13 @@ def column_values(
     """``column[first:last]`` as a list of Python values (ints, floats, strings, None)."""
     part = column[first:last]
     return part.tolist() if isinstance(part, np.ndarray) else list(part)
+
+
+def column_counts(column: IntColumn | FloatColumn | ObjectColumn) -> Counter[Any]:
+    """How many rows of ``column`` hold each value."""
+    if isinstance(column, CodedColumn):
+        return column.counts()
+    return Counter(column_values(column, 0, len(column)))
 
 
 def column_value(column: IntColumn | FloatColumn | ObjectColumn, index: int) -> Any:
