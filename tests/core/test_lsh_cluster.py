@@ -284,3 +284,17 @@ def test_rejected_pairs_are_asked_once_across_bands():
     found = components_by_bands(Remembering(signatures), 6, 2, np.arange(60), counted)
     assert found.tolist() == expected.tolist()
     assert len(asked) == len(set(asked)) > 0
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.integers(1, 40), st.sampled_from([(8, 1), (4, 2), (3, 4)]))
+def test_selected_band_key_is_the_band_key_of_the_selected_rows(seed, units, shape):
+    from dedupe.core.lsh import band_key, selected_band_key
+
+    bands, rows = shape
+    rng = np.random.default_rng(seed)
+    signatures = rng.integers(0, 2**32, size=(units, bands * rows), dtype=np.uint32)
+    selected = np.flatnonzero(rng.random(units) < 0.5)
+    for band in range(bands):
+        expected = band_key(signatures.T, band, rows)[selected]
+        assert np.array_equal(selected_band_key(signatures, band, rows, selected), expected)

