@@ -195,6 +195,15 @@ class _DaskScanner(Scanner):
     def unit_signatures(self, units: _Units) -> PartitionedSignatures:
         return self.units
 
+    def paragraph_link_rows(
+        self, equal: np.ndarray, labels: np.ndarray, e_doc: np.ndarray, alive: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        # Linked on the cluster, pairs are judged by the documents the partitions hold, which
+        # know nothing of groups: every live paragraph takes part there.
+        if len(self.units) > self.driver_rows:
+            return alive, e_doc
+        return super().paragraph_link_rows(equal, labels, e_doc, alive)
+
     def link(
         self,
         signatures: SignatureSet,

@@ -419,6 +419,7 @@ def components_by_bands(
     accept: Callable[[I64], npt.NDArray[np.bool_]],
     mask: npt.NDArray[np.bool_] | None = None,
     lookahead: bool = False,
+    merged: Callable[[], object] | None = None,
 ) -> I64:
     """Component labels (each row's smallest connected row) of the graph made of the components
     in ``labels`` plus every LSH candidate pair of ``signatures``, an array or any
@@ -440,6 +441,9 @@ def components_by_bands(
     ``lookahead``: with such signatures, a thread sorts the next band while this one is
     verified (numpy lets go of the interpreter lock in both), holding two bands' buckets at
     once. The same labels either way.
+
+    ``merged`` is called after each merge of accepted pairs into the labels, when the pieces'
+    arrays are freed (a scan hands the freed heap back to the system there).
 
     >>> sigs = np.array([[1, 8], [1, 9], [2, 9], [3, 4]], dtype=np.uint32)
     >>> accept_all = lambda pairs: np.ones(len(pairs), bool)
@@ -469,8 +473,12 @@ def components_by_bands(
             if waiting >= MERGE_PAIRS:
                 labels = merge_components(labels, np.concatenate(accepted))
                 accepted, waiting = [], 0
+                if merged is not None:
+                    merged()
         if waiting:
             labels = merge_components(labels, np.concatenate(accepted))
+            if merged is not None:
+                merged()
         if isinstance(accept, RejectedPairs):
             accept.settle()
     return labels
