@@ -430,10 +430,11 @@ class Scanner:
         if release:
             self.batches = []
             self._rows = None
+        # int32 where every part is (concatenating promotes to int64 where one is not).
         spans = (
-            _joined([p[0] for p in parts]),
-            _joined([p[1] for p in parts]),
-            _joined([p[2] for p in parts]),
+            _concat([p[0] for p in parts], np.int32),
+            _concat([p[1] for p in parts], np.int32),
+            _concat([p[2] for p in parts], np.int32),
         )
         del parts
         if release:
@@ -731,14 +732,6 @@ _UNIT_INDEX_FIELDS = (
     "repeat_earlier",
     "repeat_later",
 )
-
-
-def _joined(parts: list[np.ndarray]) -> np.ndarray:
-    """The parts end to end, int32 if every part is (int64 otherwise)."""
-    if not parts:
-        return np.empty(0, dtype=np.int32)
-    dtype = np.int32 if all(p.dtype == np.int32 for p in parts) else np.int64
-    return np.concatenate(parts).astype(dtype, copy=False)
 
 
 def _narrowed(values: np.ndarray) -> np.ndarray:

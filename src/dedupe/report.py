@@ -21,7 +21,7 @@ import numpy as np
 
 from dedupe.config import ScanConfig, ShingleSpec
 from dedupe.explain import shingle_strings, word_diff
-from dedupe.result import RULES, ClusterTable, CodedColumn, column_value, column_values
+from dedupe.result import RULES, ClusterTable, column_is, column_value, column_values
 
 #: Side-by-side pairs shown at most: the largest clusters first, then a spread of similarities.
 MAX_PAIRS = 50
@@ -113,11 +113,7 @@ def _removed(table: ClusterTable) -> np.ndarray:
     """Indexes of the members that were removed and are not their cluster's first member."""
     if table.rules is None or len(table.rules) == 0:
         return np.zeros(0, dtype=np.int64)
-    if isinstance(table.rules, CodedColumn):
-        kept = [code for code, rule in enumerate(table.rules.values) if rule == "kept"]
-        removed = ~np.isin(table.rules.codes, kept)
-    else:
-        removed = np.asarray(table.rules, dtype=object) != "kept"
+    removed = ~column_is(table.rules, "kept")
     removed[np.asarray(table.bounds[:-1], dtype=np.int64)] = False
     return np.flatnonzero(removed)
 

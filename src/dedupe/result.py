@@ -138,6 +138,18 @@ def column_values(
     return part.tolist() if isinstance(part, np.ndarray) else list(part)
 
 
+def column_is(column: IntColumn | FloatColumn | ObjectColumn, value: Any) -> np.ndarray:
+    """Which rows of ``column`` hold ``value``, as a boolean array.
+
+    >>> column_is(CodedColumn(np.array([1, 0, 1]), ("kept", "exact")), "kept").tolist()
+    [False, True, False]
+    """
+    if isinstance(column, CodedColumn):
+        codes = [code for code, held in enumerate(column.values) if held == value]
+        return np.isin(column.codes, codes)
+    return np.asarray(np.asarray(column, dtype=object) == value, dtype=np.bool_)
+
+
 def column_counts(column: IntColumn | FloatColumn | ObjectColumn) -> Counter[Any]:
     """How many rows of ``column`` hold each value."""
     if isinstance(column, CodedColumn):

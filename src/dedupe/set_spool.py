@@ -68,7 +68,7 @@ class ExactlyVerified:
 
     ``below`` (:func:`~dedupe.core.exact.below_cut` of the sets) lets :meth:`screened` bound
     the pairs that cannot reach its similarity after comparing half of their sets.
-    ``screen``, ``lowest``: see :meth:`screened`."""
+    ``lowest``: see :meth:`screened`."""
 
     #: A pair's exact similarity costs more than looking it up among those turned down before
     #: (see :class:`~dedupe.core.lsh.RejectedPairs`).
@@ -82,12 +82,11 @@ class ExactlyVerified:
         sizes: I64,
         below: I64 | None = None,
         *,
-        screen: int = 0,
         lowest: float | None = None,
     ) -> None:
         self._signatures = signatures
         self._values, self._starts, self._sizes, self._below = values, starts, sizes, below
-        self.screen, self.lowest = screen, lowest
+        self.lowest = lowest
 
     def screened(self, lowest: float) -> ExactlyVerified:
         """These sets for deciding pairs at a similarity of ``lowest`` or more: a pair whose
@@ -98,15 +97,8 @@ class ExactlyVerified:
         of its sets shows it cannot reach ``lowest`` gets a bound below ``lowest`` without the
         second half being compared (``pair_jaccard``'s ``bounded``; where ``below`` is known).
         Not for similarities that are reported: those stay exact."""
-        num_perm = self._signatures.signatures.shape[1]
         return ExactlyVerified(
-            self._signatures,
-            self._values,
-            self._starts,
-            self._sizes,
-            self._below,
-            screen=screening_matches(num_perm, lowest),
-            lowest=lowest,
+            self._signatures, self._values, self._starts, self._sizes, self._below, lowest=lowest
         )
 
     def band_pairs(self, band: int, rows: int, labels: I64, selected: I64 | None) -> I64:
@@ -122,16 +114,17 @@ class ExactlyVerified:
 
     def jaccard(self, pairs: I64) -> npt.NDArray[np.float64]:
         threads = self._signatures.threads
-        bounded = None
-        if self.lowest is not None and self._below is not None:
-            bounded = (self._below, self.lowest)
-        if not self.screen:
+        if self.lowest is None:
+            return pair_jaccard(self._values, self._starts, self._sizes, pairs, threads)
+        bounded = None if self._below is None else (self._below, self.lowest)
+        num_perm = self._signatures.signatures.shape[1]
+        screen = screening_matches(num_perm, self.lowest)
+        if not screen:
             return pair_jaccard(
                 self._values, self._starts, self._sizes, pairs, threads, bounded=bounded
             )
         similarity = self._signatures.jaccard(pairs)
-        num_perm = self._signatures.signatures.shape[1]
-        worth = np.rint(similarity * num_perm) >= self.screen
+        worth = np.rint(similarity * num_perm) >= screen
         if worth.any():
             similarity[worth] = pair_jaccard(
                 self._values, self._starts, self._sizes, pairs[worth], threads, bounded=bounded
