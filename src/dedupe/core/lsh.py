@@ -79,9 +79,7 @@ def band_keys(signatures: U32, bands: int, rows: int) -> U64:
         blocks = signatures[:, : bands * rows].reshape(len(signatures), bands, rows)
         wide = np.zeros((len(signatures), bands), dtype=np.uint64)
         for row in range(rows):
-            wide ^= blocks[:, :, row]
-            wide *= np.uint64(0x9E3779B97F4A7C15)
-            wide ^= wide >> np.uint64(29)
+            _mix_in(wide, blocks[:, :, row])
         return wide
     columns = signatures.T
     keys = [band_key(columns, band, rows) for band in range(bands)]
@@ -94,10 +92,16 @@ def band_key(columns: U32, band: int, rows: int) -> U64:
     all bands at once went through a (units x bands x rows) uint64 copy (0.46 s at x10)."""
     keys = np.zeros(columns.shape[1], dtype=np.uint64)
     for row in range(band * rows, (band + 1) * rows):
-        keys ^= columns[row]
-        keys *= np.uint64(0x9E3779B97F4A7C15)
-        keys ^= keys >> np.uint64(29)
+        _mix_in(keys, columns[row])
     return keys
+
+
+def _mix_in(keys: U64, values: U32) -> None:
+    """Fold one signature row into band keys, in place: every way of computing the keys (all
+    bands at once, one band, one band of selected rows) goes through here, so they agree."""
+    keys ^= values
+    keys *= np.uint64(0x9E3779B97F4A7C15)
+    keys ^= keys >> np.uint64(29)
 
 
 def selected_band_key(signatures: U32, band: int, rows: int, selected: I64) -> U64:
@@ -115,9 +119,7 @@ def selected_band_key(signatures: U32, band: int, rows: int, selected: I64) -> U
     block = signatures[selected, band * rows : (band + 1) * rows]
     keys = np.zeros(len(selected), dtype=np.uint64)
     for row in range(rows):
-        keys ^= block[:, row]
-        keys *= np.uint64(0x9E3779B97F4A7C15)
-        keys ^= keys >> np.uint64(29)
+        _mix_in(keys, block[:, row])
     return keys
 
 
