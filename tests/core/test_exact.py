@@ -16,21 +16,35 @@ SETS = st.lists(
 )
 
 
-@settings(max_examples=150, deadline=None)
-@given(sets=SETS, data=st.data(), chunk=st.sampled_from([1, 7, 1 << 22]))
-def test_pair_jaccard_equals_set_by_set(sets, data, chunk):
+def _laid_out(sets: list[list[int]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The distinct values of ``sets`` end to end, as pair_jaccard reads them: values, starts,
+    sizes."""
     shingles = np.array([v for s in sets for v in s], dtype=np.uint32)
     owner = np.repeat(np.arange(len(sets)), [len(s) for s in sets])
     sizes, values = distinct_sets(shingles, owner, len(sets))
-    starts = np.cumsum(sizes) - sizes
-    rows = st.integers(0, len(sets) - 1)
+    return values, np.cumsum(sizes) - sizes, sizes
+
+
+def _drawn_pairs(data: st.DataObject, count: int) -> np.ndarray:
+    rows = st.integers(0, count - 1)
     pairs = np.array(data.draw(st.lists(st.tuples(rows, rows), max_size=12)), dtype=np.int64)
-    pairs = pairs.reshape(-1, 2)
+    return pairs.reshape(-1, 2)
+
+
+def _in_chunks(chunk: int, call):
     saved, exact.CHUNK_ELEMENTS = exact.CHUNK_ELEMENTS, chunk  # small chunks: many rounds
     try:
-        got = pair_jaccard(values, starts, sizes, pairs)
+        return call()
     finally:
         exact.CHUNK_ELEMENTS = saved
+
+
+@settings(max_examples=150, deadline=None)
+@given(sets=SETS, data=st.data(), chunk=st.sampled_from([1, 7, 1 << 22]))
+def test_pair_jaccard_equals_set_by_set(sets, data, chunk):
+    values, starts, sizes = _laid_out(sets)
+    pairs = _drawn_pairs(data, len(sets))
+    got = _in_chunks(chunk, lambda: pair_jaccard(values, starts, sizes, pairs))
     expected = [exact_jaccard(sets[a], sets[b]) for a, b in pairs.tolist()]
     assert got.tolist() == expected
 
@@ -44,20 +58,12 @@ def test_pair_jaccard_equals_set_by_set(sets, data, chunk):
 )
 def test_bounded_pair_jaccard_is_exact_wherever_it_reaches_lowest(sets, data, chunk, lowest):
     # Values on both sides of the cut: small ones below it, large ones above.
-    shingles = np.array([v for s in sets for v in s], dtype=np.uint32)
-    owner = np.repeat(np.arange(len(sets)), [len(s) for s in sets])
-    sizes, values = distinct_sets(shingles, owner, len(sets))
-    starts = np.cumsum(sizes) - sizes
+    values, starts, sizes = _laid_out(sets)
     below = exact.below_cut(values, sizes)
     assert below.tolist() == [sum(v < exact.BOUND_CUT for v in set(s)) for s in sets]
-    rows = st.integers(0, len(sets) - 1)
-    pairs = np.array(data.draw(st.lists(st.tuples(rows, rows), max_size=12)), dtype=np.int64)
-    pairs = pairs.reshape(-1, 2)
-    saved, exact.CHUNK_ELEMENTS = exact.CHUNK_ELEMENTS, chunk
-    try:
-        got = pair_jaccard(values, starts, sizes, pairs, bounded=(below, lowest))
-    finally:
-        exact.CHUNK_ELEMENTS = saved
+    pairs = _drawn_pairs(data, len(sets))
+    bounded = (below, lowest)
+    got = _in_chunks(chunk, lambda: pair_jaccard(values, starts, sizes, pairs, bounded=bounded))
     for value, (a, b) in zip(got.tolist(), pairs.tolist(), strict=True):
         truth = exact_jaccard(sets[a], sets[b])
         if truth >= lowest:
@@ -69,10 +75,7 @@ def test_bounded_pair_jaccard_is_exact_wherever_it_reaches_lowest(sets, data, ch
 def test_a_pair_that_cannot_reach_lowest_gets_its_bound():
     big = exact.BOUND_CUT
     sets = [[*range(1, 11), big + 1], [*range(11, 21), big + 2], [*range(1, 11), big + 1]]
-    shingles = np.array([v for s in sets for v in s], dtype=np.uint32)
-    owner = np.repeat(np.arange(len(sets)), [len(s) for s in sets])
-    sizes, values = distinct_sets(shingles, owner, len(sets))
-    starts = np.cumsum(sizes) - sizes
+    values, starts, sizes = _laid_out(sets)
     pairs = np.array([[0, 1], [0, 2]])
     bounded = (exact.below_cut(values, sizes), 0.5)
     # No value shared below the cut and one left on each side: at most 1 of 21.
