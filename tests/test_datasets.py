@@ -192,3 +192,18 @@ def test_tune_and_the_index_read_datasets_too(tmp_path):
     tuned = runner.invoke(app, ["tune", str(tmp_path / "in"), "--out", str(tmp_path / "t")])
     assert tuned.exit_code == 0, tuned.output
     assert "Pairs >= 0.5" in tuned.output
+
+
+def test_scan_path_takes_a_pathlib_path_as_a_string_path(tmp_path):
+    # A library caller hands over a Path as readily as a str: the same scan either way, for a
+    # dataset directory and for a single JSONL file.
+    write_dataset(tmp_path / "in", seed=3)
+    single = tmp_path / "one.jsonl"
+    single.write_text('{"id": "a", "text": "one two three four five six"}\n')
+    for source in (tmp_path / "in", single):
+        by_str = scan_path(str(source), tmp_path / "s", jobs=1).summary
+        by_path = scan_path(source, tmp_path / "p", jobs=1).summary
+        assert by_path["records_read"] == by_str["records_read"] > 0
+        assert (tmp_path / "p" / "clusters.jsonl").read_bytes() == (
+            tmp_path / "s" / "clusters.jsonl"
+        ).read_bytes()

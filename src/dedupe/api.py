@@ -5,6 +5,7 @@ from __future__ import annotations
 import bisect
 import contextlib
 import itertools
+import os
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -486,7 +487,7 @@ def _write_summary_and_report(
 
 
 def scan_path(
-    path: str,
+    path: str | os.PathLike[str],
     out_dir: str | Path,
     config: ScanConfig | None = None,
     *,
@@ -525,6 +526,7 @@ def scan_path(
     """
     from dedupe.datasets import is_dataset
 
+    path = os.fspath(path)
     if engine != "local" or (path != "-" and fmt is None and is_dataset(path)):
         return _scan_dataset_path(
             path,
