@@ -46,13 +46,18 @@ def connected_components(num_nodes: int, pairs: I64) -> I64:
             parent = jumped
 
 
-def merge_components(labels: I64, pairs: I64) -> I64:
+def merge_components(labels: I64, pairs: I64, overwrite: bool = False) -> I64:
     """Labels as :func:`connected_components` gives them, after adding ``pairs`` as edges to
     the graph that ``labels`` labels: only the components' labels (their smallest nodes) are
-    joined, so the result is again each node's smallest connected node.
+    joined, so the result is again each node's smallest connected node. With ``overwrite`` the
+    result is written into ``labels`` (and returned): a caller linking band after band holds
+    one array of labels instead of a new one per merge (x100: 8 million paragraphs, 61 MB).
 
     >>> merge_components(np.array([0, 0, 2, 3, 3]), np.array([[1, 4]])).tolist()
     [0, 0, 2, 0, 0]
+    >>> labels = np.array([0, 1, 2, 3])
+    >>> merge_components(labels, np.array([[3, 1]]), overwrite=True) is labels, labels.tolist()
+    (True, [0, 1, 2, 1])
     """
     if len(pairs) == 0:
         return labels
@@ -61,9 +66,15 @@ def merge_components(labels: I64, pairs: I64) -> I64:
     # row-long arrays per round (0.3 GB a merge at 8 million paragraphs).
     touched, local = np.unique(labels[pairs], return_inverse=True)
     joined = touched[connected_components(len(touched), local.reshape(-1, 2))]
-    remap = np.arange(len(labels), dtype=np.int64)
-    remap[touched] = joined
-    return remap[labels]
+    moved = joined != touched
+    touched, joined = touched[moved], joined[moved]
+    out = labels if overwrite else labels.copy()
+    if len(touched):
+        # Only the rows whose label moves are looked up: a byte a row to find them, not a
+        # row-long map of every label (8 bytes a row, and a second array for the result).
+        hit = np.flatnonzero(np.isin(labels, touched, kind="table"))
+        out[hit] = joined[np.searchsorted(touched, labels[hit])]
+    return out
 
 
 def keepers(labels: I64, lengths: npt.NDArray[np.int64], rule: Literal["first", "longest"]) -> I64:

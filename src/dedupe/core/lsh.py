@@ -422,6 +422,7 @@ def components_by_bands(
     mask: npt.NDArray[np.bool_] | None = None,
     lookahead: bool = False,
     merged: Callable[[], object] | None = None,
+    overwrite: bool = False,
 ) -> I64:
     """Component labels (each row's smallest connected row) of the graph made of the components
     in ``labels`` plus every LSH candidate pair of ``signatures``, an array or any
@@ -447,6 +448,14 @@ def components_by_bands(
     ``merged`` is called after each merge of accepted pairs into the labels, when the pieces'
     arrays are freed (a scan hands the freed heap back to the system there).
 
+    Where the buckets are made here, merges write into one array of labels: a copy of
+    ``labels`` made at the first merge, or ``labels`` itself with ``overwrite`` (a caller that
+    needs them no more), so linking holds one row-long array of labels, not three at each merge
+    (x100 paragraphs: 8 million rows, 61 MB each); later pieces of a band then skip what
+    earlier ones joined. A :class:`SignatureSet` that hands pairs in pieces may read the labels
+    it was given after this returns to it (a cluster's band ahead): it gets a new array at
+    each merge, and the pieces of a band are all checked against the labels of its start.
+
     >>> sigs = np.array([[1, 8], [1, 9], [2, 9], [3, 4]], dtype=np.uint32)
     >>> accept_all = lambda pairs: np.ones(len(pairs), bool)
     >>> components_by_bands(sigs, 2, 1, np.arange(4), accept_all).tolist()
@@ -458,27 +467,30 @@ def components_by_bands(
     selected = None if mask is None else np.flatnonzero(mask)
     if getattr(table, "remember_rejected", False):
         accept = RejectedPairs(accept, len(labels))
+    in_place = getattr(table, "band_bucket_table", None) is not None
+    owned = overwrite and in_place
     for pieces_of in _bands(table, bands, rows, selected, lookahead):
-        # Pieces of the band are checked against the labels of the band's start, so the pairs
-        # verified (and counted) are those of the whole band at once; accepted pairs are merged
-        # every MERGE_PAIRS, each merge costing a pass over all the rows.
+        # Accepted pairs are merged every MERGE_PAIRS, each merge costing a pass over all the
+        # rows.
         band_labels = labels
         accepted: list[I64] = []
         waiting = 0
         for piece in pieces_of(band_labels):
             if isinstance(piece, Buckets):
-                accepted.append(bucket_links(piece, band_labels, accept))
+                accepted.append(bucket_links(piece, labels, accept))
             else:
                 pairs = piece[band_labels[piece[:, 0]] != band_labels[piece[:, 1]]]
                 accepted.append(pairs[accept(pairs)] if len(pairs) else pairs)
             waiting += len(accepted[-1])
             if waiting >= MERGE_PAIRS:
-                labels = merge_components(labels, np.concatenate(accepted))
+                labels = merge_components(labels, np.concatenate(accepted), owned)
+                owned = in_place
                 accepted, waiting = [], 0
                 if merged is not None:
                     merged()
         if waiting:
-            labels = merge_components(labels, np.concatenate(accepted))
+            labels = merge_components(labels, np.concatenate(accepted), owned)
+            owned = in_place
             if merged is not None:
                 merged()
         if isinstance(accept, RejectedPairs):
