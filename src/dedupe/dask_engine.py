@@ -113,9 +113,9 @@ class _Signed:
     """One file after pass one on its worker; positions are counted from the file's start."""
 
     ids: list[str]
-    positions: list[int]
+    positions: Sequence[int]
     lines: list[int | None]
-    lengths: list[int]
+    lengths: Sequence[int]
     skipped: list[Skipped]
     notes: list[tuple[Origin, str]]
     records: int
@@ -361,8 +361,8 @@ class DaskEngine:
                 )
                 meta = _drop_documents(meta, keep)
             scanner.ids += meta.ids
-            scanner.positions += [p + offset for p in meta.positions]
-            scanner.lengths += meta.lengths
+            scanner.positions.extend([p + offset for p in meta.positions])
+            scanner.lengths.extend(meta.lengths)
             scanner.batches.append(meta.features)
             analysis.notes += meta.notes
             offset += meta.records

@@ -11,6 +11,7 @@ from __future__ import annotations
 import itertools
 import os
 import sys
+from array import array
 from collections import Counter, deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
@@ -250,9 +251,13 @@ class Scanner:
             config.paragraph_threshold, config.paragraph_num_perm, config.min_candidate_probability
         )
         self.ids: list[str] = []
-        self.positions: list[int] = []
-        self.lengths: list[int] = []
+        # Positions and character lengths as machine integers: 8 bytes a record, not a list
+        # slot and an int object (36; x100: 382,400 records, 21 MB less held while linking).
+        self.positions = array("q")
+        self.lengths = array("q")
         self.batches: list[BatchFeatures] = []
+        # Read only while records are added; dropped when linking begins (x100: 42 MB of
+        # entries and origins).
         self.first_seen: dict[str, Origin] = {}
         self.analysis = Analysis()
         self._pending: list[Record] = []
@@ -382,6 +387,7 @@ class Scanner:
         the batches where it is called in a forked child (never in this process)."""
         self.flush()
         self._drain()
+        self.first_seen = {}
         if before_linking is not None:
             here = os.getpid()
             before_linking(lambda: self.eligible_spans(release=os.getpid() != here))
