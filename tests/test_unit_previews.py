@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from dedupe.records import Origin, Record, Skipped
 from dedupe.result import ClusterTable
-from dedupe.unit_previews import Blank, TableTexts, UnitPreviews, unit_keys
+from dedupe.unit_previews import Blank, TableTexts, UnitPreviews, _IndexStretch, unit_keys
 
 
 def _record(position: int, text: str) -> Record:
@@ -26,10 +26,12 @@ def _record(position: int, text: str) -> Record:
         max_size=6,
     ),
     st.integers(1, 8),
+    st.sampled_from([1, 2, 3, 1 << 16]),
 )
-def test_previews_are_the_cut_paragraphs(tmp_path_factory, documents, limit):
+def test_previews_are_the_cut_paragraphs(tmp_path_factory, documents, limit, stretch):
     """Written in-process (a child runs the same code), every paragraph reads back as its
-    text cut at ``limit`` characters; lone surrogates survive; other keys read as ""."""
+    text cut at ``limit`` characters; lone surrogates survive; other keys read as "". The
+    index is written a ``stretch`` of paragraphs at a time (at least one record's)."""
     records: list[Record | Skipped] = []
     positions, starts, ends, expected = [], [], [], []
     for position, (text, spans) in enumerate(documents):
@@ -43,7 +45,9 @@ def test_previews_are_the_cut_paragraphs(tmp_path_factory, documents, limit):
             expected.append(text[start : min(end, start + limit)])
     records.insert(0, Skipped(-1, Origin("in.jsonl", 0), "empty text"))
     arrays = [np.array(values, dtype=np.int64) for values in (positions, starts, ends)]
-    with UnitPreviews(limit, tmp_path_factory.mktemp("units")) as previews:
+    folder = tmp_path_factory.mktemp("units")
+    with pytest.MonkeyPatch.context() as patch, UnitPreviews(limit, folder) as previews:
+        patch.setattr(_IndexStretch, "STRETCH", stretch)
         previews._write(lambda: tuple(arrays), iter(records))
         previews.load()
         keys = unit_keys(arrays[0], arrays[1])

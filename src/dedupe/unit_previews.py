@@ -12,6 +12,7 @@ files are anonymous temporary files: nothing is left behind, whatever happens.
 from __future__ import annotations
 
 import mmap
+import os
 import tempfile
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
@@ -98,25 +99,28 @@ class UnitPreviews:
         spans: Callable[[], tuple[np.ndarray, np.ndarray, np.ndarray]],
         records: Iterable[Record | Skipped],
     ) -> None:
-        """The child's work: every paragraph's preview, in order, and the index (keys first,
-        written and dropped before the records are read: at x100 the child holds ~16 bytes per
-        paragraph, 8 million of them, while the parent links)."""
+        """The child's work: every paragraph's preview, in order, and the index: the keys
+        first (written and dropped before the records are read), then each stretch of offsets
+        and lengths in its place as the previews are cut. At x100 the child holds ~8 bytes per
+        paragraph, 8 million of them, while the parent links."""
         positions, starts, ends = spans()
-        if len(positions) and (int(positions[-1]) >= 1 << 31 or int(starts.max()) >= 1 << 32):
+        total = len(positions)
+        if total and (int(positions[-1]) >= 1 << 31 or int(starts.max()) >= 1 << 32):
             raise OverflowError("paragraph keys need positions < 2**31, offsets < 2**32")
-        if len(positions):
+        if total:
             firsts = np.flatnonzero(np.r_[True, positions[1:] != positions[:-1]])
         else:
             firsts = np.empty(0, dtype=np.int64)
-        lasts = np.r_[firsts[1:], len(positions)].astype(np.int64)
+        lasts = np.r_[firsts[1:], total].astype(np.int64)
         wanted = positions[firsts].tolist()
         with open(self._index.fileno(), "wb", closefd=False) as index:
             index.write(unit_keys(positions, starts).tobytes())
+            index.truncate(20 * total)
         del positions
-        lengths = np.zeros(len(starts), dtype=np.int32)
         encoding, errors = _ENCODING
         limit = self._limit
         next_group = 0
+        stretch = _IndexStretch(self._index.fileno(), total)
         with open(self._data.fileno(), "wb", closefd=False) as out:
             for item in records:
                 if next_group == len(wanted):
@@ -137,14 +141,12 @@ class UnitPreviews:
                         ),
                     )
                 ]
-                lengths[first:last] = np.fromiter(map(len, cuts), np.int32, count=len(cuts))
+                stretch.add(np.fromiter(map(len, cuts), np.int32, count=len(cuts)))
                 out.write(b"".join(cuts))
                 next_group += 1
         if next_group != len(wanted):
             raise ValueError("records ended before every paragraph's was read")
-        with open(self._index.fileno(), "ab", closefd=False) as index:
-            index.write((np.cumsum(lengths, dtype=np.int64) - lengths).tobytes())
-            index.write(lengths.tobytes())
+        stretch.flush()
 
     def read(self, keys: I64) -> list[str]:
         """The previews of the paragraphs with these :func:`unit_keys` ("" for one not
@@ -187,6 +189,47 @@ class UnitPreviews:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+class _IndexStretch:
+    """The offsets and lengths of the previews cut so far, written into their places in the
+    index file (after the ``total`` keys) every :data:`STRETCH` paragraphs."""
+
+    STRETCH = 1 << 16
+
+    def __init__(self, fd: int, total: int) -> None:
+        self._fd = fd
+        self._total = total
+        self._lengths: list[np.ndarray] = []
+        self._waiting = 0
+        self._written = 0  # paragraphs whose offsets and lengths are in the file
+        self._offset = 0  # where the next preview starts in the data file
+
+    def add(self, lengths: np.ndarray) -> None:
+        self._lengths.append(lengths)
+        self._waiting += len(lengths)
+        if self._waiting >= self.STRETCH:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self._waiting:
+            return
+        lengths = np.concatenate(self._lengths)
+        ends = np.cumsum(lengths, dtype=np.int64) + self._offset
+        offsets = ends - lengths
+        _pwrite_all(self._fd, offsets.tobytes(), 8 * (self._total + self._written))
+        _pwrite_all(self._fd, lengths.tobytes(), 16 * self._total + 4 * self._written)
+        self._written += len(lengths)
+        self._offset = int(ends[-1])
+        self._lengths, self._waiting = [], 0
+
+
+def _pwrite_all(fd: int, data: bytes, at: int) -> None:
+    """Write all of ``data`` at ``at`` (pwrite may write less than asked)."""
+    view = memoryview(data)
+    while view:
+        done = os.pwrite(fd, view, at)
+        view, at = view[done:], at + done
 
 
 class TableTexts(TextRanges):
