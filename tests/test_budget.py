@@ -125,4 +125,4 @@ def test_a_row_store_of_no_rows_or_no_columns(tmp_path):
 def test_unlimited_and_the_default():
     assert memory_bytes("unlimited") == memory_bytes("none") == sys.maxsize
     assert memory_bytes(None) is None  # the local engine applies DEFAULT_MEMORY
-    assert DEFAULT_MEMORY == 256 << 20
+    assert DEFAULT_MEMORY == 64 << 20

@@ -217,7 +217,7 @@ def scan(
     fields passed through) or of ``(id, text)`` pairs. Options are the fields of
     :class:`ScanConfig` (``threshold=0.8``, ``shingle="word:5"``, ...). ``jobs`` worker
     processes sign large inputs; the result is the same for any number. ``memory`` (bytes, or
-    a size such as ``"4G"``; default 256 MiB, ``"unlimited"``: no bound) bounds the signature
+    a size such as ``"4G"``; default 64 MiB, ``"unlimited"``: no bound) bounds the signature
     arrays held in memory; beyond it they are held in temporary files
     (:mod:`dedupe.budget`), with the same result.
 

@@ -1,5 +1,5 @@
 """Where pass one's large arrays live: in memory while they fit a budget, else in temporary
-files, memory-mapped (``scan --memory``, 256 MiB unless told otherwise).
+files, memory-mapped (``scan --memory``, 64 MiB unless told otherwise).
 
 The arrays a scan holds until linking are the signatures: 512 bytes a document and 128 a
 paragraph at the defaults, 1.2 GB for the 382,400 articles and 8 million paragraphs of the x100
@@ -41,12 +41,13 @@ def parse_size(text: str) -> int:
     return int(float(number) * _UNITS[unit.lower()])
 
 
-#: The budget a local scan gives its signatures unless told otherwise: 256 MiB holds every
-#: signature of the x10 news benchmark (38,240 articles, 806,000 paragraphs: 123 MB), so a
-#: corpus of that size never touches a file, while at x100 (1.2 GB of signatures) pass one's
-#: own memory stays flat, and the full scan took no longer (234 s; 273 s with all in memory
-#: last session, BENCHMARKS.md).
-DEFAULT_MEMORY = 256 << 20
+#: The budget a local scan gives its signatures unless told otherwise: 64 MiB. Beyond it they
+#: are in a mapped file, which the system keeps in its page cache while memory is plentiful,
+#: so linking reads them about as fast: the x10 full scan (123 MB of signatures) took 7.9 s
+#: either way, and x100's 117.7 s against 120.6 s with 256 MiB, which held the 195 MB of
+#: x100's document signatures in the process's own memory through the document linking (the
+#: peak of the trace of anonymous memory there 946 -> 714 MB). 256 MiB until 2026-12-04.
+DEFAULT_MEMORY = 64 << 20
 #: :meth:`RowStore.array` hands the parts it has copied back to the system this often.
 TRIM_EVERY_PARTS = 32
 #: What ``--memory unlimited`` asks for: everything in memory.

@@ -187,6 +187,7 @@ def band_buckets(column: U64, rows: I64) -> Buckets:
     """The :class:`Buckets` of ``rows[i]`` keyed by ``column[i]``: one sort of the band's keys."""
     order = runs.stable_argsort(column)
     run_starts = runs.run_starts(column[order])
+    del column  # the caller's keys go with the sorted copy, before the buckets are made
     run_lengths = runs.run_lengths(run_starts, len(order))
     multi = run_lengths > 1
     members = rows[order[np.repeat(multi, run_lengths)]]
@@ -405,8 +406,8 @@ class LocalSignatures:
         """The band's :class:`Buckets` over the ``selected`` rows (all when None): what
         :meth:`band_pair_pieces` filters by labels, which a thread may prepare ahead."""
         if selected is None:
-            keys = band_key(self._columns, band, rows)
-            return band_buckets(keys, np.arange(len(keys), dtype=np.int64))
+            every = np.arange(len(self.signatures), dtype=np.int64)
+            return band_buckets(band_key(self._columns, band, rows), every)
         return band_buckets(selected_band_key(self.signatures, band, rows, selected), selected)
 
     def jaccard(self, pairs: I64) -> npt.NDArray[np.float64]:
