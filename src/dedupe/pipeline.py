@@ -21,7 +21,7 @@ import numpy as np
 
 from dedupe.budget import DEFAULT_MEMORY, ArrayBudget, RowStore
 from dedupe.config import ScanConfig
-from dedupe.core.cluster import connected_components, equal_key_pairs, keepers
+from dedupe.core.cluster import connected_components, equal_key_pairs, keepers, merge_components
 from dedupe.core.features import BatchFeatures, featurise
 from dedupe.core.lsh import (
     LocalSignatures,
@@ -625,12 +625,14 @@ class Scanner:
         across documents and verified LSH candidates across documents, kept documents only."""
         e_doc = units.e_doc
         equal = equal_key_pairs(units.e_exact, alive)
-        exact_pairs = equal[e_doc[equal[:, 0]] != e_doc[equal[:, 1]]]
-        labels = connected_components(len(e_doc), np.concatenate([within, exact_pairs]))
+        # The few within-document repeats merged into the components of the many equal pairs
+        # across documents (the same labels), rather than both concatenated: at x100 the
+        # equal pairs are most paragraphs, 16 bytes each (97 MB), and they are dropped as soon
+        # as they are used.
+        labels = connected_components(len(e_doc), equal[e_doc[equal[:, 0]] != e_doc[equal[:, 1]]])
+        labels = merge_components(labels, within, overwrite=True)
         representative, group_attr = self.paragraph_link_rows(equal, labels, e_doc, alive)
-        # 16 bytes a pair, and most paragraphs are in one at x100 (97 MB in all), not needed
-        # while linking.
-        del equal, exact_pairs
+        del equal
         bands = (self.paragraph_bands, self.paragraph_rows)
         acceptance = Acceptance(self.config, "paragraph")
         return self.link(e_sigs, bands, labels, acceptance, group_attr, representative)[0]

@@ -109,5 +109,6 @@ def equal_key_pairs(keys: npt.NDArray[np.uint64], mask: npt.NDArray[np.bool_]) -
         return np.empty((0, 2), dtype=np.int64)
     sorted_keys = keys[order]
     same = np.r_[False, sorted_keys[1:] == sorted_keys[:-1]]
+    del sorted_keys
     run_first = order[np.maximum.accumulate(np.where(~same, np.arange(len(order)), 0))]
-    return np.stack([run_first[same], order[same]], axis=1).astype(np.int64)
+    return np.stack([run_first[same], order[same]], axis=1).astype(np.int64, copy=False)
