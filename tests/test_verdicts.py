@@ -37,7 +37,10 @@ def test_verdicts_behave_as_a_dict_in_position_order(kept, ops, early):
     assert list(verdicts) == sorted(expected)
     assert len(verdicts) == len(expected)
     assert [verdicts[p] for p in verdicts] == [expected[p] for p in sorted(expected)]
-    assert all((p in verdicts) == (p in expected) for p in range(72))
+    assert all((p in verdicts) == (p in expected) for p in range(-1, 72))
+    assert [verdicts.get(p, "-") for p in range(-1, 72)] == [
+        expected.get(p, "-") for p in range(-1, 72)
+    ]
     assert verdicts.count("kept") == sum(v.status == "kept" for v in expected.values())
     assert verdicts.count("duplicate") == sum(v.status == "duplicate" for v in expected.values())
 
