@@ -163,13 +163,16 @@ def band_pairs(column: U64, rows: I64, labels: I64 | None = None) -> I64:
     return pieces[0] if pieces else np.empty((0, 2), dtype=np.int64)
 
 
-#: :func:`components_by_bands` merges accepted pairs into the labels when this many wait (32 MB,
-#: and about five times that while merging): at 8 million the merges' temporaries were ~0.3 GB
-#: of the x30 full scan's 1.42 GB peak (1.12 GB at 2 million, in the same time).
-MERGE_PAIRS = 2_000_000
-#: :func:`band_pair_pieces` yields about this many pairs at a time (16 MB of them, and a few
+#: :func:`components_by_bands` merges accepted pairs into the labels when this many wait (8 MB,
+#: and a few times that while merging; a merge writes the labels in place): at 8 million the
+#: merges' temporaries were ~0.3 GB of the x30 full scan's 1.42 GB peak (1.12 GB at 2 million,
+#: in the same time). 2 million until the second session of 2026-12-04, when a quarter of it
+#: and half of PIECE_PAIRS took the x100 paragraph linking's peak of anonymous memory 846-896
+#: -> 818 MB in the same 23.4 s.
+MERGE_PAIRS = 500_000
+#: :func:`band_pair_pieces` yields about this many pairs at a time (8 MB of them, and a few
 #: times that in temporaries): the first paragraph band at x100 held ~10^8 candidate pairs.
-PIECE_PAIRS = 1_000_000
+PIECE_PAIRS = 500_000
 
 
 @dataclass(frozen=True, slots=True)
