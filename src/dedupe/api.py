@@ -522,7 +522,8 @@ def scan_path(
     "__main__":`` in a script, as any code that starts worker processes. Above
     ``driver_rows`` documents (or paragraphs) the Dask engine links them on the workers.
     ``memory``: as for :func:`scan` (the local engine). ``on_stage`` is told when the input
-    has been read ("linking") and when pass two starts ("writing cleaned copies").
+    has been read ("linking"), when the documents are linked ("linking paragraphs", with
+    paragraphs on) and when pass two starts ("writing cleaned copies").
     """
     from dedupe.datasets import is_dataset
 
