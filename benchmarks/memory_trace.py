@@ -120,7 +120,7 @@ def stage_peaks(result: dict) -> list[dict[str, Any]]:
     peaks = []
     for number, (begin, name) in enumerate(marks):
         finish = marks[number + 1][0] if number + 1 < len(marks) else end
-        inside = [s for s in result["samples"] if begin <= s["t"] < finish + 0.5]
+        inside = [s for s in result["samples"] if begin <= s["t"] < finish]
         if inside:
             top = max(inside, key=lambda s: s["total_mb"])
             peaks.append({"stage": name, "seconds": round(finish - begin, 1), **top})
@@ -138,9 +138,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--interval", type=float, default=0.2, help="seconds between samples")
     parser.add_argument("--out", type=Path, help="write every sample here as JSON")
+    parser.add_argument(
+        "--summarise", action="store_true", help="CORPUS is a trace's JSON: print its stages"
+    )
     options = parser.parse_args(argv)
-    result = trace(options.corpus, options.threshold, options.memory, options.jobs,
-                   options.interval)  # fmt: skip
+    if options.summarise:
+        result = json.loads(options.corpus.read_text())
+        options.corpus = Path(result["corpus"])
+    else:
+        result = trace(options.corpus, options.threshold, options.memory, options.jobs,
+                       options.interval)  # fmt: skip
     result["peaks"] = stage_peaks(result)
     text_mb = options.corpus.stat().st_size / 1e6
     peak = max(result["samples"], key=lambda s: s["total_mb"])
