@@ -93,10 +93,10 @@ def stable_argsort(values: np.ndarray) -> I64:
     # codes are sorted and reduced in place: the x100 paragraph bands (3.5 million rows, one
     # sorted on a thread while another is verified) held ~100 MB more at once.
     del tied, in_run
-    run = np.cumsum(first_of_runs(ranked[slots]))
+    codes = np.cumsum(first_of_runs(ranked[slots]), dtype=np.int64)  # the run numbers
     del ranked
-    codes = run.astype(np.int64) * np.int64(len(order)) + order[slots]
-    del run
+    codes *= np.int64(len(order))
+    codes += order[slots]
     codes.sort()
     np.remainder(codes, np.int64(len(order)), out=codes)
     order = order.astype(np.int64, copy=False)  # argsort's own array: changed in place
