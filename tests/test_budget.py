@@ -25,6 +25,37 @@ def test_arrays_go_to_files_once_the_budget_is_spent(tmp_path):
     assert not list(tmp_path.iterdir())
 
 
+def test_a_full_disk_is_an_error_naming_the_file_not_a_crash(tmp_path, monkeypatch):
+    # A sparse mapped file on a full disk would kill the scan at its first write (SIGBUS): its
+    # blocks are allocated up front, and a refusal is an OSError with the file and a remedy.
+    import errno
+    import os
+
+    budget = ArrayBudget(limit=0, directory=str(tmp_path))
+    allocated = []
+    real = os.posix_fallocate
+    monkeypatch.setattr(os, "posix_fallocate", lambda *a: allocated.append(a[1:]) or real(*a))
+    budget.empty((100, 8), np.uint32)
+    assert allocated and allocated[0][1] >= 3200  # header and data, allocated at once
+
+    def refusing(code: int, message: str):
+        def allocate(fd: int, offset: int, length: int) -> None:
+            raise OSError(code, message)
+
+        return allocate
+
+    full = refusing(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "posix_fallocate", full)
+    with pytest.raises(OSError, match="No space left on device: no room for") as raised:
+        budget.empty((100, 8), np.uint32)
+    assert raised.value.errno == errno.ENOSPC
+    assert raised.value.filename.startswith(str(tmp_path))
+    monkeypatch.setattr(os, "posix_fallocate", refusing(errno.EOPNOTSUPP, "Not supported"))
+    assert budget.empty((10, 8), np.uint32).shape == (10, 8)  # a filesystem that cannot: as before
+    budget.close()
+
+
 def test_no_limit_keeps_everything_in_memory():
     budget = ArrayBudget()
     assert not isinstance(budget.empty((1000, 128), np.uint32), np.memmap)
@@ -87,6 +118,30 @@ def test_memory_from_the_command_line(tmp_path):
         app, ["scan", str(source), "--out", str(tmp_path / "d"), "--memory", "lots"]
     )
     assert bad.exit_code == 2 and "not a size" in bad.output
+
+
+def test_a_scan_that_runs_out_of_disk_says_so(tmp_path, monkeypatch):
+    import errno
+    import json
+    import os
+
+    from typer.testing import CliRunner
+
+    from dedupe.cli import app
+    from tests.corpus_gen import corpus
+
+    def full(fd: int, offset: int, length: int) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "posix_fallocate", full)
+    source = tmp_path / "in.jsonl"
+    source.write_text("".join(json.dumps({"id": i, "text": t}) + "\n" for i, t in corpus(32)))
+    done = CliRunner().invoke(
+        app, ["scan", str(source), "--out", str(tmp_path / "o"), "--memory", "0", "--jobs", "1"]
+    )
+    assert done.exit_code == 1
+    assert "dedupe: error: No space left on device: no room for" in done.output
+    assert "Traceback" not in done.output
 
 
 @pytest.mark.parametrize("limit", [None, 0, 700, 10_000])

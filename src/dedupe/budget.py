@@ -13,6 +13,7 @@ reading the files.
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 import sys
@@ -89,7 +90,9 @@ class ArrayBudget:
             return np.empty(shape, dtype=dtype)
         self.spilled += size
         path = self.new_file() + ".npy"
-        return np.lib.format.open_memmap(path, mode="w+", dtype=dtype, shape=shape)
+        array = np.lib.format.open_memmap(path, mode="w+", dtype=dtype, shape=shape)
+        reserve_disk(path)
+        return array
 
     def reserve(self, size: int) -> bool:
         """Count ``size`` bytes as held in memory if they fit the budget; whether they did."""
@@ -114,6 +117,32 @@ class ArrayBudget:
         if self._tmp is not None:
             self._tmp.cleanup()
             self._tmp = None
+
+
+def reserve_disk(path: str) -> None:
+    """Allocate the blocks of the file at ``path`` now. A mapped file is created sparse, and on a
+    full disk the first write to one of its pages kills the process (SIGBUS, no message); this
+    makes it an :class:`OSError` here, naming the file, which the command reports. Where the
+    system cannot allocate ahead (no ``posix_fallocate``, or a filesystem without it) the file
+    stays as it is."""
+    allocate = getattr(os, "posix_fallocate", None)
+    if allocate is None:
+        return
+    with open(path, "r+b") as stream:
+        size = os.fstat(stream.fileno()).st_size
+        if not size:
+            return
+        try:
+            allocate(stream.fileno(), 0, size)
+        except OSError as error:
+            if error.errno in (errno.EOPNOTSUPP, errno.ENOSYS, errno.EINVAL):
+                return
+            raise OSError(
+                error.errno,
+                f"{error.strerror}: no room for {size:,} bytes of arrays beyond --memory "
+                "(a larger --memory, or TMPDIR on a larger disk)",
+                path,
+            ) from None
 
 
 class RowStore:
