@@ -112,7 +112,8 @@ def test_band_pair_pieces_are_the_band_pairs_cut_at_buckets(max_pairs, seed):
 
 
 @pytest.mark.parametrize("lookahead", [False, True])
-def test_components_by_bands_in_pieces_equal_all_pairs_at_once(monkeypatch, lookahead):
+@pytest.mark.parametrize("overwrite", [False, True])
+def test_components_by_bands_in_pieces_equal_all_pairs_at_once(monkeypatch, lookahead, overwrite):
     rng = np.random.default_rng(5)
     signatures = rng.integers(0, 3, size=(400, 8)).astype(np.uint32)
 
@@ -132,9 +133,14 @@ def test_components_by_bands_in_pieces_equal_all_pairs_at_once(monkeypatch, look
         return iter(made)
 
     monkeypatch.setattr(lsh, "bucket_pieces", counted)
-    found = components_by_bands(signatures, 4, 2, np.arange(400), accept, lookahead=lookahead)
+    given = np.arange(400)
+    found = components_by_bands(
+        signatures, 4, 2, given, accept, lookahead=lookahead, overwrite=overwrite
+    )
     assert found.tolist() == expected.tolist()
     assert len(pieces) > 2 * 4  # the 4 bands' pairs came in pieces (a bucket each, here)
+    # The labels given are the result's array with overwrite, and untouched without.
+    assert (found is given) if overwrite else given.tolist() == list(range(400))
 
 
 @pytest.mark.parametrize("seed", range(6))
