@@ -245,18 +245,18 @@ class Verdicts(MutableMapping[int, Verdict]):
 
     def __init__(self) -> None:
         self._set: dict[int, Verdict] = {}
-        self._kept = np.empty(0, dtype=np.int64)  # ascending positions of plain kept records
         self._kept_ids: Sequence[str] = ()
-        # By position: the index among the plain kept records, or -1; and whether that one is
-        # still plain. Looked up once a record in pass two: array and bytearray items are read
-        # in tens of nanoseconds, where a numpy search of one value takes microseconds.
+        # By position: the index among the kept records given to keep (ascending with the
+        # position), or -1; and by that index whether the record is still plain. Looked up
+        # once a record in pass two: array and bytearray items are read in tens of
+        # nanoseconds, where a numpy search of one value takes microseconds.
         self._slot = array("i")
         self._live = bytearray()
 
     def keep(self, positions: npt.ArrayLike, ids: Sequence[str]) -> None:
         """Records kept whole: ``positions`` (ascending) and their ``ids`` (held, not copied).
         Once per scan."""
-        if len(self._kept):
+        if len(self._live):
             raise ValueError("the kept records are given once")
         kept = np.asarray(positions, dtype=np.int64)
         if len(kept) != len(ids):
@@ -265,7 +265,7 @@ class Verdicts(MutableMapping[int, Verdict]):
             raise ValueError("the positions of kept records must ascend")
         if len(kept) and (kept[0] < 0 or len(kept) >= 2**31):
             raise ValueError("positions are counted from 0, fewer than 2**31 kept")
-        self._kept, self._kept_ids = kept, ids
+        self._kept_ids = ids
         slots = np.full(int(kept[-1]) + 1 if len(kept) else 0, -1, dtype=np.int32)
         slots[kept] = np.arange(len(kept), dtype=np.int32)
         self._slot = array("i", slots.tobytes())
@@ -283,13 +283,10 @@ class Verdicts(MutableMapping[int, Verdict]):
         return -1
 
     def __getitem__(self, position: int) -> Verdict:
-        found = self._set.get(position)
-        if found is not None:
-            return found
-        at = self._plain(position)
-        if at < 0:
+        found: Verdict | None = self.get(position)
+        if found is None:
             raise KeyError(position)
-        return Verdict(position, self._kept_ids[at], "kept")
+        return found
 
     def get(self, position: int, default: Any = None) -> Any:  # type: ignore[override]
         """The verdict at ``position``, or ``default``: once a record in pass two, so without
@@ -319,7 +316,9 @@ class Verdicts(MutableMapping[int, Verdict]):
         return position in self._set or (isinstance(position, int) and self._plain(position) >= 0)
 
     def __iter__(self) -> Iterator[int]:
-        plain = self._kept[np.frombuffer(self._live, dtype=np.bool_)]
+        # The kept records' positions, in the order of their indices (both ascend).
+        kept = np.flatnonzero(np.frombuffer(self._slot, dtype=np.int32) >= 0)
+        plain = kept[np.frombuffer(self._live, dtype=np.bool_)]
         if not self._set:
             return iter(plain.tolist())
         given = np.fromiter(self._set, dtype=np.int64, count=len(self._set))

@@ -473,11 +473,20 @@ def components_by_bands(
         accept = RejectedPairs(accept, len(labels))
     in_place = getattr(table, "band_bucket_table", None) is not None
     owned = overwrite and in_place
+    accepted: list[I64] = []
+
+    def merge() -> None:
+        nonlocal labels, owned
+        labels = merge_components(labels, np.concatenate(accepted), owned)
+        owned = in_place
+        accepted.clear()
+        if merged is not None:
+            merged()
+
     for pieces_of in _bands(table, bands, rows, selected, lookahead):
         # Accepted pairs are merged every MERGE_PAIRS, each merge costing a pass over all the
         # rows.
         band_labels = labels
-        accepted: list[I64] = []
         waiting = 0
         for piece in pieces_of(band_labels):
             if isinstance(piece, Buckets):
@@ -487,16 +496,10 @@ def components_by_bands(
                 accepted.append(pairs[accept(pairs)] if len(pairs) else pairs)
             waiting += len(accepted[-1])
             if waiting >= MERGE_PAIRS:
-                labels = merge_components(labels, np.concatenate(accepted), owned)
-                owned = in_place
-                accepted, waiting = [], 0
-                if merged is not None:
-                    merged()
+                merge()
+                waiting = 0
         if waiting:
-            labels = merge_components(labels, np.concatenate(accepted), owned)
-            owned = in_place
-            if merged is not None:
-                merged()
+            merge()
         if isinstance(accept, RejectedPairs):
             accept.settle()
     return labels
