@@ -50,6 +50,16 @@ def test_batch_size_does_not_change_the_result(monkeypatch):
     assert whole[2], "the corpus must hold duplicates for this test to mean anything"
 
 
+def test_paragraph_table_chunks_do_not_change_the_result(monkeypatch):
+    corpus = _corpus(3)
+    whole = _outputs(scan(corpus))
+    monkeypatch.setattr(pipeline, "SIMILARITY_CHUNK", 3)
+    monkeypatch.setattr(pipeline, "ROUND_CHUNK", 2)
+    assert _outputs(scan(corpus)) == whole
+    paragraphs = [c for c in whole[0] if c["level"] == "paragraph"]
+    assert len(paragraphs) > 1, "the corpus must hold repeated paragraphs for this to mean much"
+
+
 def test_worker_processes_do_not_change_the_result(small_batches):
     corpus = _corpus(1)
     assert _outputs(scan(corpus, jobs=2)) == _outputs(scan(corpus, jobs=1))

@@ -593,7 +593,12 @@ class Scanner:
         members = in_cluster[np.argsort(labels[in_cluster], kind="stable")]
         keeper = labels[members]
         del sizes, in_cluster, labels, alive  # 8 bytes a paragraph each (x100: 8 million)
+        # The C heap hands back what each step freed before the next allocates: arrays below
+        # glibc's (raised) mmap threshold leave holes that it keeps otherwise (x100: 350-500 MB
+        # of free heap at the peaks of this table's steps).
+        release_free_memory()
         similarity = _member_similarity(members, keeper, (within_a, within_b, within_j), e_sigs)
+        release_free_memory()
         starts: list[int] = []
         if len(members):
             starts = np.flatnonzero(np.r_[True, keeper[1:] != keeper[:-1]]).tolist()
@@ -601,10 +606,12 @@ class Scanner:
             members, keeper, units.e_doc, within_b, self.config.boilerplate_min_docs
         )
         repeats = _repeated_paragraphs(members, within_a, within_b, units)
+        release_free_memory()
         result.tables.append(
             self._paragraph_table(units, members, similarity, starts, rules, repeats)
         )
         del keeper, similarity, rules, repeats
+        release_free_memory()
 
         drops: dict[int, set[int]] = {}
         for later in within_b.tolist():
@@ -641,6 +648,11 @@ class Scanner:
         labels = merge_components(labels, within, overwrite=True)
         representative, group_attr = self.paragraph_link_rows(equal, labels, e_doc, alive)
         del equal
+        # What the steps above freed (x100: ~340 MB of the C heap, rows of 3.6 million
+        # representatives sit below glibc's raised mmap threshold) goes back before the bands
+        # allocate anew: it was the paragraph linking's peak until its first merge handed it
+        # back (a scan's trace 850 -> 514 MB there).
+        release_free_memory()
         bands = (self.paragraph_bands, self.paragraph_rows)
         acceptance = Acceptance(self.config, "paragraph")
         return self.link(e_sigs, bands, labels, acceptance, group_attr, representative)[0]
@@ -708,7 +720,8 @@ class Scanner:
         rules: np.ndarray,
         repeats: CodedColumn,
     ) -> ClusterTable:
-        """The paragraph clusters, their members' fields as numpy columns: ~6 million members
+        """The paragraph clusters (``similarity`` is rounded in place), their members' fields
+        as numpy columns: ~6 million members
         at x100, 8 bytes a value instead of a list slot and a Python object (~40 bytes), and 4
         for the positions, paragraph indices and spans where they fit (~100 MB less at x100)."""
         unit = units.elig[members]
@@ -718,11 +731,11 @@ class Scanner:
             [*starts, len(members)],
             _narrowed(np.asarray(self.positions, dtype=np.int64)[doc]),
             CodedColumn(doc, self.ids),
-            _rounded(similarity),
+            _rounded_in_place(similarity),
             _narrowed(units.index_in_document(unit)),
             _narrowed(units.u_start[unit]),
             _narrowed(units.u_end[unit]),
-            CodedColumn(rules.astype(np.uint8), RULES),
+            CodedColumn(rules.astype(np.uint8, copy=False), RULES),
             repeats,
         )
 
@@ -801,7 +814,11 @@ class _Units:
 
     def index_in_document(self, units: I64) -> I64:
         """The place of each of ``units`` among its document's units."""
-        return units - self.doc_first_unit[self.u_doc[units]]
+        # One new array, for the documents, their first units and the result in turn ("clip":
+        # the indices are valid, and "raise" would copy through a buffer).
+        first = self.u_doc[units].astype(np.int64, copy=False)
+        np.take(self.doc_first_unit, first, out=first, mode="clip")
+        return np.subtract(units, first, out=first)
 
 
 def _gather_units(
@@ -871,6 +888,12 @@ def _gather_units(
     )
 
 
+#: Members :func:`_member_similarity` looks up at a time: its temporaries (pair codes, the pairs
+#: to estimate, their values) are then a few arrays of this many, not of every member's (x100:
+#: 6.4 million paragraph members, ~350 MB at once).
+SIMILARITY_CHUNK = 1 << 20
+
+
 def _member_similarity(
     members: I64,
     keeper: I64,
@@ -879,7 +902,8 @@ def _member_similarity(
 ) -> np.ndarray:
     """Similarity of each member with its keeper: 1.0 for the keeper, the exact Jaccard where
     the pair is a known within-document repeat ``within = (earlier, later, jaccard)``, else
-    the signature estimate, all pairs in one call (one call per member took 7.9 s at x10)."""
+    the signature estimate, a chunk of members at a time (one call per member took 7.9 s at
+    x10)."""
     similarity = np.ones(len(members), dtype=np.float64)
     others = np.flatnonzero(members != keeper)
     if len(others) == 0:
@@ -887,18 +911,21 @@ def _member_similarity(
     earlier, later, jaccard = within
     # Pair codes a * width + b: width above every index in play.
     width = np.int64(max(int(members.max()), int(later.max(initial=0))) + 1)
-    codes = keeper[others] * width + members[others]
     within_codes = earlier * width + later
     order = np.argsort(within_codes, kind="stable")
     sorted_codes = within_codes[order]
-    at = np.minimum(np.searchsorted(sorted_codes, codes), max(len(sorted_codes) - 1, 0))
-    exact = sorted_codes[at] == codes if len(sorted_codes) else np.zeros(len(codes), bool)
-    values = np.empty(len(others), dtype=np.float64)
-    values[exact] = jaccard[order[at[exact]]]
-    estimate = ~exact
-    pairs = np.stack([keeper[others][estimate], members[others][estimate]], axis=1)
-    values[estimate] = signatures.jaccard(pairs)
-    similarity[others] = values
+    del within_codes
+    for begin in range(0, len(others), SIMILARITY_CHUNK):
+        chunk = others[begin : begin + SIMILARITY_CHUNK]
+        kept, member = keeper[chunk], members[chunk]
+        codes = kept * width + member
+        at = np.minimum(np.searchsorted(sorted_codes, codes), max(len(sorted_codes) - 1, 0))
+        exact = sorted_codes[at] == codes if len(sorted_codes) else np.zeros(len(codes), bool)
+        values = np.empty(len(chunk), dtype=np.float64)
+        values[exact] = jaccard[order[at[exact]]]
+        estimate = ~exact
+        values[estimate] = signatures.jaccard(np.stack([kept[estimate], member[estimate]], axis=1))
+        similarity[chunk] = values
     return similarity
 
 
@@ -932,7 +959,7 @@ def _paragraph_rules(
     "repeated-paragraph" for the later copy of a repeat inside its document, "boilerplate" for
     every other member of a component in ``min_docs`` or more documents (as
     :func:`_drop_boilerplate` removes them), "kept" for the rest."""
-    codes = np.full(len(members), RULE_CODE["kept"], dtype=np.int64)
+    codes = np.full(len(members), RULE_CODE["kept"], dtype=np.uint8)
     if len(members) == 0:
         return codes
     if min_docs:
@@ -960,16 +987,30 @@ def _repeated_paragraphs(members: I64, within_a: I64, within_b: I64, units: _Uni
         repeats[hit] = units.index_in_document(units.elig[earlier[at[hit]]])
     # Code 0 for None, 1 + the index otherwise.
     largest = int(repeats.max()) if len(repeats) else -1
-    return CodedColumn(_narrowed(repeats + 1), [None, *range(largest + 1)])
+    repeats += 1
+    return CodedColumn(_narrowed(repeats), [None, *range(largest + 1)])
 
 
-def _rounded(values: np.ndarray, digits: int = 4) -> np.ndarray:
-    """``[round(v, digits) for v in values]`` as an array, rounding each distinct value once:
-    estimates take at most num_perm + 1 values, so 700,000 similarities need a few dozen
-    rounds."""
-    distinct, inverse = np.unique(values, return_inverse=True)
-    table = np.array([round(value, digits) for value in distinct.tolist()], dtype=np.float64)
-    return table[inverse]
+#: Values :func:`_rounded_in_place` rounds at a time: its sort holds a few arrays of this many
+#: rather than of every member (x100: 6 million paragraph members, ~200 MB at once, the
+#: scan's peak of anonymous memory while the paragraph table was made).
+ROUND_CHUNK = 1 << 20
+
+
+def _rounded_in_place(values: np.ndarray, digits: int = 4) -> np.ndarray:
+    """``values`` overwritten with ``[round(v, digits) for v in values]`` and returned, each
+    distinct value of a chunk rounded once: estimates take at most num_perm + 1 values, so a
+    chunk of a million similarities needs a few dozen rounds.
+
+    >>> _rounded_in_place(np.array([0.123449, 0.5, 2 / 3, 0.5])).tolist()
+    [0.1234, 0.5, 0.6667, 0.5]
+    """
+    for begin in range(0, len(values), ROUND_CHUNK):
+        part = values[begin : begin + ROUND_CHUNK]
+        distinct, inverse = np.unique(part, return_inverse=True)
+        table = np.array([round(value, digits) for value in distinct.tolist()], dtype=np.float64)
+        np.take(table, inverse, out=part)
+    return values
 
 
 def _drop_boilerplate(

@@ -143,6 +143,25 @@ def test_components_by_bands_in_pieces_equal_all_pairs_at_once(monkeypatch, look
     assert (found is given) if overwrite else given.tolist() == list(range(400))
 
 
+def test_components_by_bands_hands_memory_back_between_merges(monkeypatch):
+    rng = np.random.default_rng(7)
+    signatures = rng.integers(0, 6, size=(300, 8)).astype(np.uint32)
+
+    def accept(pairs):
+        return (pairs.sum(axis=1) % 7) == 0
+
+    expected = components_by_bands(signatures, 4, 2, np.arange(300), accept)
+    monkeypatch.setattr(lsh, "PIECE_PAIRS", 5)
+    monkeypatch.setattr(lsh, "MERGE_PAIRS", 10**9)  # one merge a band, at its end
+    calls = []
+    found = components_by_bands(
+        signatures, 4, 2, np.arange(300), accept, merged=lambda: calls.append(1)
+    )
+    assert found.tolist() == expected.tolist()
+    # A call at each band's merge, and more every RELEASE_PIECES pieces in between.
+    assert len(calls) > 4 + 4
+
+
 @pytest.mark.parametrize("seed", range(6))
 def test_merge_components_equals_components_of_the_whole_graph(seed):
     rng = np.random.default_rng(seed)
