@@ -21,6 +21,7 @@ from pathlib import Path, PurePosixPath
 from types import TracebackType
 from typing import IO, Any
 
+from dedupe.memory import release_free_memory
 from dedupe.readers import Format, text_value_span
 from dedupe.records import Record
 from dedupe.result import Cluster, ClusterTable, column_values
@@ -173,6 +174,7 @@ def _cluster_shares(
     def write_share(share: tuple[int, int], stream: IO[str]) -> None:
         for number, first, last in chunks[share[0] : share[1]]:
             stream.write("".join(_cluster_lines(tables[number], texts[number], first, last)))
+            release_free_memory()
 
     count = sum(last - first for _, first, last in chunks)
     return split_shares(weights, jobs), write_share, count
