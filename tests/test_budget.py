@@ -181,3 +181,37 @@ def test_unlimited_and_the_default():
     assert memory_bytes("unlimited") == memory_bytes("none") == sys.maxsize
     assert memory_bytes(None) is None  # the local engine applies DEFAULT_MEMORY
     assert DEFAULT_MEMORY == 64 << 20
+
+
+@pytest.mark.parametrize("limit", [0, None])
+def test_unit_stores_hold_what_the_batches_gather_to(tmp_path, limit):
+    import copy
+
+    from dedupe import pipeline
+    from dedupe.config import ScanConfig
+    from dedupe.core.features import featurise
+    from dedupe.core.signature import permutations
+    from tests.corpus_gen import corpus
+
+    config = ScanConfig()
+    perms = permutations(config.num_perm, config.seed)
+    texts = [text for _, text in corpus(5, originals=12, copies=10)]
+    batches = [featurise(texts[i : i + 7], config, perms) for i in range(0, len(texts), 7)]
+    budget = ArrayBudget(limit, str(tmp_path))
+    try:
+        stores = pipeline._UnitStores(budget)
+        for batch in batches:
+            stores.append(batch)
+        signatures = np.concatenate([b.eligible_signatures for b in batches])
+        arrays = stores.arrays()
+        # Under a spent budget the arrays are the files, mapped; without one, in memory.
+        assert all(isinstance(a.base, np.memmap) == (limit == 0) for a in arrays.values())
+        stored = stores.units(arrays, signatures)
+        gathered = pipeline._gather_units(copy.deepcopy(batches), config.paragraph_num_perm)
+        names = ("u_doc", "u_start", "u_end", "doc_first_unit", "elig", "e_doc", "e_exact")
+        for name in (*names, "within_a", "within_b", "within_j", "e_sigs"):
+            assert np.array_equal(getattr(stored, name), getattr(gathered, name)), name
+        assert len(stored.elig) > 0 and len(stored.within_a) > 0
+        del arrays, stored
+    finally:
+        budget.close()

@@ -238,8 +238,14 @@ class Scanner:
         # spill to a file once the budget is spent: pass one's memory then stays flat. Without
         # one (tune, a Dask worker) they stay in the batches, where those callers read them.
         self._rows: tuple[RowStore, RowStore] | None = None
+        # The paragraphs' index arrays go the same way (x100: 8.8 million paragraphs, ~200 MB
+        # that the batches held in memory through reading and document linking); they are
+        # mapped as one set of arrays when pass one ends (``_unit_arrays``).
+        self._unit_stores: _UnitStores | None = None
+        self._unit_arrays: dict[str, np.ndarray] | None = None
         if memory is not None:
             self._rows = (RowStore(self.budget), RowStore(self.budget))
+            self._unit_stores = _UnitStores(self.budget)
         self._pool: ProcessPoolExecutor | None = None
         self._in_flight: deque[Future[BatchFeatures]] = deque()
         self._first_texts: list[str] | None = None
@@ -274,8 +280,12 @@ class Scanner:
                 batch,
                 doc_signatures=np.empty((len(batch.doc_tokens), 0), dtype=np.uint32),
                 eligible_signatures=np.empty((len(batch.eligible), 0), dtype=np.uint32),
-                **_narrowed_units(batch),
             )
+        if self._unit_stores is not None:
+            self._unit_stores.append(batch)
+            batch = replace(batch, **_EMPTY_UNITS)
+        elif self._rows is not None:
+            batch = replace(batch, **_narrowed_units(batch))
         if self._spool is not None:
             self._spool.append(batch.doc_set_sizes, batch.doc_set_values)
             batch = replace(
@@ -378,6 +388,8 @@ class Scanner:
         if self._rows is not None:
             for store in self._rows:
                 store.close()
+        if self._unit_stores is not None:
+            self._unit_stores.close()
         self.budget.close()
 
     # -- pass one's end -----------------------------------------------------------------------
@@ -394,6 +406,8 @@ class Scanner:
         self.flush()
         self._drain()
         self.first_seen = {}
+        if self._unit_stores is not None:
+            self._unit_arrays = self._unit_stores.arrays()
         if before_linking is not None:
             here = os.getpid()
             before_linking(lambda: self.eligible_spans(release=os.getpid() != here))
@@ -430,7 +444,20 @@ class Scanner:
         positions = np.asarray(self.positions, dtype=np.int64)
         parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
         doc_offset = 0
-        for batch in self.batches:
+        stored = self._unit_arrays
+        if stored is not None:
+            # A chunk of eligible paragraphs at a time, each part narrowed as it is made.
+            elig = stored["elig"]
+            for begin in range(0, len(elig), SPAN_CHUNK):
+                eligible = np.asarray(elig[begin : begin + SPAN_CHUNK])
+                parts.append(
+                    (
+                        _narrowed(positions[stored["u_doc"][eligible]]),
+                        _narrowed(stored["u_start"][eligible]),
+                        _narrowed(stored["u_end"][eligible]),
+                    )
+                )
+        for batch in self.batches if stored is None else ():
             eligible = np.asarray(batch.eligible, dtype=np.int64)
             doc = np.asarray(batch.unit_doc, dtype=np.int64)[eligible] + doc_offset
             # int32 where they fit (they nearly always do): 12 bytes a paragraph instead of
@@ -446,6 +473,7 @@ class Scanner:
         if release:
             self.batches = []
             self._rows = None
+            self._unit_arrays = None
         # int32 where every part is (concatenating promotes to int64 where one is not).
         spans = (
             _concat([p[0] for p in parts], np.int32),
@@ -574,7 +602,13 @@ class Scanner:
         stored = None
         if self._rows is not None:
             stored = self._rows[1].array(self.config.paragraph_num_perm)
-        units = _gather_units(batches, self.config.paragraph_num_perm, self.budget, stored)
+        if self._unit_arrays is not None and self._unit_stores is not None:
+            assert stored is not None
+            unit_arrays, self._unit_arrays = self._unit_arrays, None
+            units = self._unit_stores.units(unit_arrays, stored)
+            del unit_arrays
+        else:
+            units = _gather_units(batches, self.config.paragraph_num_perm, self.budget, stored)
         n_docs = len(self.ids)
         alive = (doc_keeper == np.arange(n_docs))[units.e_doc]
         # Within-document repeats (already verified on exact sets) of kept documents only.
@@ -819,6 +853,82 @@ class _Units:
         first = self.u_doc[units].astype(np.int64, copy=False)
         np.take(self.doc_first_unit, first, out=first, mode="clip")
         return np.subtract(units, first, out=first)
+
+
+#: Eligible paragraphs :meth:`Scanner.eligible_spans` gathers at a time from the stored arrays.
+SPAN_CHUNK = 1 << 20
+#: A batch's paragraph index arrays once :class:`_UnitStores` holds them.
+_EMPTY_UNITS: dict[str, np.ndarray] = {
+    **{name: np.empty(0, dtype=np.int32) for name in _UNIT_INDEX_FIELDS},
+    "eligible_exact": np.empty(0, dtype=np.uint64),
+    "repeat_jaccard": np.empty(0, dtype=np.float64),
+}
+
+
+class _UnitStores:
+    """Pass one's paragraph index arrays in the scan's numbering (documents, units and
+    eligible units counted across batches), appended batch by batch to
+    :class:`~dedupe.budget.RowStore` s of the scan's budget: in memory while it lasts, else in
+    files, as the signatures are. What :func:`_gather_units` makes from the batches, without
+    the batches holding their arrays in memory until the paragraphs are linked."""
+
+    _FIELDS = ("u_doc", "u_start", "u_end", "elig")
+
+    def __init__(self, budget: ArrayBudget) -> None:
+        self._budget = budget
+        self._stores = {name: RowStore(budget, np.int64) for name in self._FIELDS}
+        self._exact = RowStore(budget, np.uint64)
+        self._within: tuple[list[I64], list[I64], list[np.ndarray]] = ([], [], [])
+        self.docs = 0
+        self._units = 0
+
+    def append(self, batch: BatchFeatures) -> None:
+        """Keep ``batch``'s paragraph arrays, renumbered after those kept so far."""
+        columns = {
+            "u_doc": np.asarray(batch.unit_doc, dtype=np.int64) + self.docs,
+            "u_start": batch.unit_start,
+            "u_end": batch.unit_end,
+            "elig": np.asarray(batch.eligible, dtype=np.int64) + self._units,
+        }
+        for name, values in columns.items():
+            self._stores[name].append(np.asarray(values, dtype=np.int64).reshape(-1, 1))
+        self._exact.append(np.asarray(batch.eligible_exact, dtype=np.uint64).reshape(-1, 1))
+        self._within[0].append(batch.repeat_earlier.astype(np.int64) + self._units)
+        self._within[1].append(batch.repeat_later.astype(np.int64) + self._units)
+        self._within[2].append(batch.repeat_jaccard)
+        self.docs += len(batch.doc_tokens)
+        self._units += len(batch.unit_doc)
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """The arrays (1-D, in memory or mapped from the files), once, when pass one ends."""
+        arrays = {name: store.array(1).reshape(-1) for name, store in self._stores.items()}
+        arrays["e_exact"] = self._exact.array(1).reshape(-1)
+        return arrays
+
+    def units(self, arrays: dict[str, np.ndarray], e_sigs: np.ndarray) -> _Units:
+        """The :class:`_Units` of :meth:`arrays` and the eligible paragraphs' signatures."""
+        u_doc, elig = arrays["u_doc"], arrays["elig"]
+        e_doc = self._budget.empty((len(elig),), np.int64)
+        np.take(u_doc, elig, out=e_doc, mode="clip")  # valid indices; "raise" buffers
+        within = self._within
+        return _Units(
+            u_doc=u_doc,
+            u_start=arrays["u_start"],
+            u_end=arrays["u_end"],
+            doc_first_unit=np.searchsorted(u_doc, np.arange(self.docs)),
+            elig=elig,
+            e_doc=e_doc,
+            e_exact=arrays["e_exact"],
+            e_sigs=e_sigs,
+            within_a=np.searchsorted(elig, _concat(within[0], np.int64)),
+            within_b=np.searchsorted(elig, _concat(within[1], np.int64)),
+            within_j=_concat(within[2], np.float64),
+        )
+
+    def close(self) -> None:
+        """Close the stores' files (after an error)."""
+        for store in (*self._stores.values(), self._exact):
+            store.close()
 
 
 def _gather_units(
