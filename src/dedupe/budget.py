@@ -3,8 +3,9 @@ files, memory-mapped (``scan --memory``, 64 MiB unless told otherwise).
 
 The arrays a scan holds until linking are the signatures: 512 bytes a document and 128 a
 paragraph at the defaults, 1.2 GB for the 382,400 articles and 8 million paragraphs of the x100
-benchmark. Under a budget, the signatures of each batch go into a :class:`RowStore` as the batch
-is collected, in memory while the budget allows and in one file once it is spent; any other
+benchmark, and the paragraphs' index arrays (~40 bytes a paragraph). Under a budget, the
+signatures and index arrays of each batch go into :class:`RowStore` s as the batch is
+collected, in memory while the budget allows and in one file each once it is spent; any other
 array the scan asks for (:meth:`ArrayBudget.empty`) is in memory while the arrays so far fit,
 else a file. The operating system pages the files in and out as linking reads them: the
 process's own memory stays within the budget (plus what the result needs), at the price of
