@@ -284,8 +284,6 @@ class Scanner:
         if self._unit_stores is not None:
             self._unit_stores.append(batch)
             batch = replace(batch, **_EMPTY_UNITS)
-        elif self._rows is not None:
-            batch = replace(batch, **_narrowed_units(batch))
         if self._spool is not None:
             self._spool.append(batch.doc_set_sizes, batch.doc_set_values)
             batch = replace(
@@ -755,9 +753,9 @@ class Scanner:
         repeats: CodedColumn,
     ) -> ClusterTable:
         """The paragraph clusters (``similarity`` is rounded in place), their members' fields
-        as numpy columns: ~6 million members
-        at x100, 8 bytes a value instead of a list slot and a Python object (~40 bytes), and 4
-        for the positions, paragraph indices and spans where they fit (~100 MB less at x100)."""
+        as numpy columns: ~6 million members at x100, 8 bytes a value instead of a list slot
+        and a Python object (~40 bytes), and 4 for the positions, paragraph indices and spans
+        where they fit (~100 MB less at x100)."""
         unit = units.elig[members]
         doc = _narrowed(units.e_doc[members])
         return ClusterTable(
@@ -800,7 +798,8 @@ class Scanner:
             stats.paragraphs_removed += len(local)
 
 
-#: A batch's per-unit index arrays: indices and character offsets inside the batch.
+#: A batch's per-unit index arrays: indices and character offsets inside the batch (emptied
+#: once :class:`_UnitStores` holds them).
 _UNIT_INDEX_FIELDS = (
     "unit_doc",
     "unit_start",
@@ -816,14 +815,6 @@ def _narrowed(values: np.ndarray) -> np.ndarray:
     if len(values) == 0 or (int(values.min()) >= 0 and int(values.max()) < 2**31):
         return values.astype(np.int32)
     return values
-
-
-def _narrowed_units(batch: BatchFeatures) -> dict[str, np.ndarray]:
-    """The batch's per-unit index arrays, as int32 where they fit: they are indices inside one
-    batch and character offsets inside one document, so they nearly always do, and the
-    batches of a long scan then hold half the bytes until the paragraph stage gathers them
-    (x100: 8.8 million units). :func:`_gather_units` reads them into int64 arrays."""
-    return {name: _narrowed(getattr(batch, name)) for name in _UNIT_INDEX_FIELDS}
 
 
 @dataclass(frozen=True, slots=True)
@@ -879,13 +870,13 @@ class _UnitStores:
         self._stores = {name: RowStore(budget, np.int64) for name in self._FIELDS}
         self._exact = RowStore(budget, np.uint64)
         self._within: tuple[list[I64], list[I64], list[np.ndarray]] = ([], [], [])
-        self.docs = 0
+        self._docs = 0
         self._units = 0
 
     def append(self, batch: BatchFeatures) -> None:
         """Keep ``batch``'s paragraph arrays, renumbered after those kept so far."""
         columns = {
-            "u_doc": np.asarray(batch.unit_doc, dtype=np.int64) + self.docs,
+            "u_doc": np.asarray(batch.unit_doc, dtype=np.int64) + self._docs,
             "u_start": batch.unit_start,
             "u_end": batch.unit_end,
             "elig": np.asarray(batch.eligible, dtype=np.int64) + self._units,
@@ -896,7 +887,7 @@ class _UnitStores:
         self._within[0].append(batch.repeat_earlier.astype(np.int64) + self._units)
         self._within[1].append(batch.repeat_later.astype(np.int64) + self._units)
         self._within[2].append(batch.repeat_jaccard)
-        self.docs += len(batch.doc_tokens)
+        self._docs += len(batch.doc_tokens)
         self._units += len(batch.unit_doc)
 
     def arrays(self) -> dict[str, np.ndarray]:
@@ -915,7 +906,7 @@ class _UnitStores:
             u_doc=u_doc,
             u_start=arrays["u_start"],
             u_end=arrays["u_end"],
-            doc_first_unit=np.searchsorted(u_doc, np.arange(self.docs)),
+            doc_first_unit=np.searchsorted(u_doc, np.arange(self._docs)),
             elig=elig,
             e_doc=e_doc,
             e_exact=arrays["e_exact"],
