@@ -442,9 +442,10 @@ class Scanner:
         positions = np.asarray(self.positions, dtype=np.int64)
         parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
         doc_offset = 0
+        # int32 where they fit (they nearly always do): 12 bytes a paragraph instead of 24,
+        # and no int64 copy of the whole beside the parts (x100: 8 million).
         stored = self._unit_arrays
-        if stored is not None:
-            # A chunk of eligible paragraphs at a time, each part narrowed as it is made.
+        if stored is not None:  # a chunk of eligible paragraphs at a time
             elig = stored["elig"]
             for begin in range(0, len(elig), SPAN_CHUNK):
                 eligible = np.asarray(elig[begin : begin + SPAN_CHUNK])
@@ -455,19 +456,18 @@ class Scanner:
                         _narrowed(stored["u_end"][eligible]),
                     )
                 )
-        for batch in self.batches if stored is None else ():
-            eligible = np.asarray(batch.eligible, dtype=np.int64)
-            doc = np.asarray(batch.unit_doc, dtype=np.int64)[eligible] + doc_offset
-            # int32 where they fit (they nearly always do): 12 bytes a paragraph instead of
-            # 24, and no int64 copy of the whole beside the parts (x100: 8 million).
-            parts.append(
-                (
-                    _narrowed(positions[doc]),
-                    _narrowed(batch.unit_start[eligible]),
-                    _narrowed(batch.unit_end[eligible]),
+        else:  # a batch at a time
+            for batch in self.batches:
+                eligible = np.asarray(batch.eligible, dtype=np.int64)
+                doc = np.asarray(batch.unit_doc, dtype=np.int64)[eligible] + doc_offset
+                parts.append(
+                    (
+                        _narrowed(positions[doc]),
+                        _narrowed(batch.unit_start[eligible]),
+                        _narrowed(batch.unit_end[eligible]),
+                    )
                 )
-            )
-            doc_offset += len(batch.doc_tokens)
+                doc_offset += len(batch.doc_tokens)
         if release:
             self.batches = []
             self._rows = None
@@ -898,22 +898,13 @@ class _UnitStores:
 
     def units(self, arrays: dict[str, np.ndarray], e_sigs: np.ndarray) -> _Units:
         """The :class:`_Units` of :meth:`arrays` and the eligible paragraphs' signatures."""
-        u_doc, elig = arrays["u_doc"], arrays["elig"]
-        e_doc = self._budget.empty((len(elig),), np.int64)
-        np.take(u_doc, elig, out=e_doc, mode="clip")  # valid indices; "raise" buffers
-        within = self._within
-        return _Units(
-            u_doc=u_doc,
-            u_start=arrays["u_start"],
-            u_end=arrays["u_end"],
-            doc_first_unit=np.searchsorted(u_doc, np.arange(self._docs)),
-            elig=elig,
-            e_doc=e_doc,
-            e_exact=arrays["e_exact"],
-            e_sigs=e_sigs,
-            within_a=np.searchsorted(elig, _concat(within[0], np.int64)),
-            within_b=np.searchsorted(elig, _concat(within[1], np.int64)),
-            within_j=_concat(within[2], np.float64),
+        names = ("u_doc", "u_start", "u_end", "elig", "e_exact")
+        u_doc, u_start, u_end, elig, e_exact = (arrays[name] for name in names)
+        return _units_of(
+            (u_doc, u_start, u_end, elig, e_exact, e_sigs),
+            self._docs,
+            self._within,
+            self._budget.empty,
         )
 
     def close(self) -> None:
@@ -971,21 +962,36 @@ def _gather_units(
         del batch
         if len(batches) % TRIM_EVERY_BATCHES == 0:
             release_free_memory()  # the freed batches, before the copies outgrow them
-    e_doc = empty((num_eligible,), np.int64)
+    return _units_of(
+        (u_doc, u_start, u_end, elig, e_exact, e_sigs), doc_offset, (rep_a, rep_b, rep_j), empty
+    )
+
+
+def _units_of(
+    arrays: tuple[I64, I64, I64, I64, np.ndarray, np.ndarray],
+    docs: int,
+    within: tuple[list[I64], list[I64], list[np.ndarray]],
+    empty: Callable[[tuple[int, ...], type], np.ndarray],
+) -> _Units:
+    """The :class:`_Units` of the scan-numbered ``arrays`` (``u_doc``, ``u_start``, ``u_end``,
+    ``elig``, ``e_exact``, ``e_sigs``) of ``docs`` documents and the ``within``-document
+    repeats in unit numbers (earlier, later, Jaccard; parts), ``e_doc`` made by ``empty``."""
+    u_doc, u_start, u_end, elig, e_exact, e_sigs = arrays
+    e_doc = empty((len(elig),), np.int64)
     np.take(u_doc, elig, out=e_doc, mode="clip")  # valid indices; "raise" copies through a buffer
     # Repeats are eligible units, and ``elig`` ascends: their eligible numbers are a search.
     return _Units(
         u_doc=u_doc,
         u_start=u_start,
         u_end=u_end,
-        doc_first_unit=np.searchsorted(u_doc, np.arange(doc_offset)),
+        doc_first_unit=np.searchsorted(u_doc, np.arange(docs)),
         elig=elig,
         e_doc=e_doc,
         e_exact=e_exact,
         e_sigs=e_sigs,
-        within_a=np.searchsorted(elig, _concat(rep_a, np.int64)),
-        within_b=np.searchsorted(elig, _concat(rep_b, np.int64)),
-        within_j=_concat(rep_j, np.float64),
+        within_a=np.searchsorted(elig, _concat(within[0], np.int64)),
+        within_b=np.searchsorted(elig, _concat(within[1], np.int64)),
+        within_j=_concat(within[2], np.float64),
     )
 
 
