@@ -198,12 +198,14 @@ def test_screening_cut_is_the_binomial_tail(num_perm, lowest):
 
 
 @settings(max_examples=40, deadline=None)
-@given(st.integers(0, 2**32 - 1), st.sampled_from([0.5, 0.8]))
-def test_screened_exact_similarity_is_exact_wherever_it_could_be_accepted(seed, lowest):
+@given(st.integers(0, 2**32 - 1), st.sampled_from([0.5, 0.8]), st.booleans())
+def test_screened_exact_similarity_is_exact_wherever_it_could_be_accepted(
+    seed, lowest, with_histograms
+):
     """Screening answers a pair by its estimate only when the estimate is below ``lowest``, or
-    by a bound below ``lowest`` from half of its sets; every pair whose exact similarity
-    reaches ``lowest`` gets that exact similarity."""
-    from dedupe.core.exact import below_cut
+    by a bound below ``lowest`` from the sets' histograms or half of the sets; every pair whose
+    exact similarity reaches ``lowest`` gets that exact similarity."""
+    from dedupe.core.exact import below_cut, histograms
     from dedupe.core.lsh import LocalSignatures
     from dedupe.core.signature import minhash
     from dedupe.set_spool import ExactlyVerified
@@ -217,7 +219,8 @@ def test_screened_exact_similarity_is_exact_wherever_it_could_be_accepted(seed, 
     owner = np.repeat(np.arange(len(sets), dtype=np.int64), sizes)
     signatures = minhash(values, owner, len(sets), permutations(128, 1))
     below = below_cut(values, sizes)
-    exact = ExactlyVerified(LocalSignatures(signatures), values, starts, sizes, below)
+    rows = histograms(values, sizes) if with_histograms else None
+    exact = ExactlyVerified(LocalSignatures(signatures), values, starts, sizes, below, rows)
     screened = exact.screened(lowest)
     pairs = np.array([(a, b) for a in range(12) for b in range(a + 1, 12)], dtype=np.int64)
     truth, answer = exact.jaccard(pairs), screened.jaccard(pairs)

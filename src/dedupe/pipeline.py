@@ -285,11 +285,12 @@ class Scanner:
             self._unit_stores.append(batch)
             batch = replace(batch, **_EMPTY_UNITS)
         if self._spool is not None:
-            self._spool.append(batch.doc_set_sizes, batch.doc_set_values)
+            self._spool.append(batch.doc_set_sizes, batch.doc_set_values, batch.doc_set_histograms)
             batch = replace(
                 batch,
                 doc_set_sizes=np.empty(0, dtype=np.int64),
                 doc_set_values=np.empty(0, dtype=np.uint32),
+                doc_set_histograms=batch.doc_set_histograms[:0],
             )
         self.batches.append(batch)
 

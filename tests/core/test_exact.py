@@ -81,3 +81,44 @@ def test_a_pair_that_cannot_reach_lowest_gets_its_bound():
     # No value shared below the cut and one left on each side: at most 1 of 21.
     assert pair_jaccard(values, starts, sizes, pairs, bounded=bounded).tolist() == [1 / 21, 1.0]
     assert pair_jaccard(values, starts, sizes, pairs).tolist() == [0.0, 1.0]
+
+
+@settings(max_examples=150, deadline=None)
+@given(sets=SETS, data=st.data(), crowded=st.integers(0, 600))
+def test_histogram_bound_is_never_below_the_exact_similarity(sets, data, crowded):
+    # ``crowded`` values in the first range of the hash space: past FULL, a row of counts
+    # unknown.
+    sets = [*sets, list(range(crowded))]
+    values, _, sizes = _laid_out(sets)
+    rows = exact.histograms(values, sizes)
+    full = rows[:, 0] == exact.FULL
+    assert full.tolist() == [
+        max(np.bincount(np.array(sorted(set(s)), dtype=np.uint32) >> 23, minlength=1)) >= exact.FULL
+        if s
+        else False
+        for s in sets
+    ]
+    assert (rows[~full].sum(axis=1) == sizes[~full]).all()
+    assert (rows[full] == exact.FULL).all()
+    pairs = np.concatenate([_drawn_pairs(data, len(sets)), [[len(sets) - 1, 0]]])
+    bound = exact.jaccard_bound(rows, sizes, pairs)
+    shared = exact.shared_bound(rows, sizes, pairs, threads=2)
+    for value, most, (a, b) in zip(bound.tolist(), shared.tolist(), pairs.tolist(), strict=True):
+        assert value >= exact_jaccard(sets[a], sets[b])
+        assert len(set(sets[a]) & set(sets[b])) <= most <= min(len(set(sets[a])), len(set(sets[b])))
+
+
+def test_histogram_bound_is_exact_for_sets_apart_in_their_ranges():
+    # One value in each of ranges 0-255, and the same in ranges 0-127 plus one in each of
+    # 256-383: 128 shared, and no range where both hold values that differ.
+    width = 1 << (32 - exact.HISTOGRAM_BITS)
+    first = [i * width for i in range(256)]
+    second = first[:128] + [i * width for i in range(256, 384)]
+    values, _, sizes = _laid_out([first, second])
+    rows = exact.histograms(values, sizes)
+    pairs = np.array([[0, 1]])
+    assert exact.shared_bound(rows, sizes, pairs).tolist() == [128]
+    assert exact.jaccard_bound(rows, sizes, pairs).tolist() == [128 / 384]
+    # Unknown counts (FULL) bound nothing beyond the other set's size.
+    rows[0] = exact.FULL
+    assert exact.shared_bound(rows, sizes, pairs).tolist() == [256]

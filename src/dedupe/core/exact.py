@@ -5,6 +5,12 @@ Sets are sorted distinct uint32 shingle hashes laid end to end (``values``), set
 distinct_sets` makes, which may be a memory map of a file. A chunk of pairs is done in a few
 array operations: the left and the right sets of its pairs are gathered, each tagged with its
 pair's number, and merged: a value that appears twice under one tag is in the intersection.
+
+Most candidate pairs of a corpus of lightly edited copies lie below the threshold and are only
+to be turned down. :func:`histograms` counts each set's values in HISTOGRAM_BINS equal ranges
+of the hash space once; two sets cannot share more values in a range than the smaller count,
+so :func:`jaccard_bound` bounds a pair's similarity from its two rows of counts, in a fraction
+of the time, and turns most such pairs down before any set is read.
 """
 
 from __future__ import annotations
@@ -25,6 +31,21 @@ F64 = npt.NDArray[np.float64]
 CHUNK_ELEMENTS = 1 << 17
 #: The hash value that splits each set in two for :func:`pair_jaccard`'s bound: half the range.
 BOUND_CUT = 1 << 31
+#: Ranges of the hash space a set's values are counted in (:func:`histograms`): 512, a 512-byte
+#: row per document. Measured on the x10 benchmark's 67,000 exact checks (sets of ~540
+#: values, threshold 0.8), the bound turned down 70% of them at 256 ranges, 78% at 512, 82% at
+#: 1,024 and 83% at 2,048 (of the 85% below 0.8), at 0.3-0.4 us a pair up to 512 and twice
+#: that at 1,024, beside ~9 us for an exact check.
+HISTOGRAM_BITS = 9
+HISTOGRAM_BINS = 1 << HISTOGRAM_BITS
+#: A count that does not fit a byte: a set with that many values in one range has it in every
+#: range of its row, which then bounds nothing (see :func:`shared_bound`).
+FULL = 255
+#: Sets counted per call of ``np.bincount``: its table of counts (1 MB) stays in cache, 2.5 us a
+#: set of 540 values (9 us at 4,096 sets).
+HISTOGRAM_ROWS = 256
+#: Pairs bounded per chunk: both rows of counts of each, 1 MB, stay in cache.
+BOUND_CHUNK = 1024
 #: Which uint32 half of a uint64 holds its low bits.
 _LOW, _HIGH = (0, 1) if sys.byteorder == "little" else (1, 0)
 
@@ -80,16 +101,87 @@ def _similarity(shared: I64, counts: I64) -> F64:
     return np.where(union > 0, shared / np.maximum(union, 1), 1.0)
 
 
-def below_cut(values: U32, sizes: I64) -> I64:
+def below_cut(values: U32, sizes: I64, rows: npt.NDArray[np.uint8] | None = None) -> I64:
     """How many values of each set (laid end to end, ``sizes`` each) lie below BOUND_CUT: the
-    first part of each set that :func:`pair_jaccard` compares before the rest.
+    first part of each set that :func:`pair_jaccard` compares before the rest. Summed from
+    the sets' :func:`histograms` ``rows`` where given (BOUND_CUT is where their second half of
+    ranges begins), but for a row of FULL.
 
-    >>> below_cut(np.array([5, 2**31 + 1, 7], dtype=np.uint32), np.array([2, 0, 1])).tolist()
+    >>> values, sizes = np.array([5, 2**31 + 1, 7], dtype=np.uint32), np.array([2, 0, 1])
+    >>> below_cut(values, sizes).tolist()
+    [1, 0, 1]
+    >>> below_cut(values, sizes, histograms(values, sizes)).tolist()
     [1, 0, 1]
     """
+    if rows is not None:
+        below = rows[:, : HISTOGRAM_BINS // 2].sum(axis=1, dtype=np.int64)
+        full = rows[:, 0] == FULL
+        if full.any():
+            below[full] = below_cut(values, sizes)[full]
+        return below
     ends = np.cumsum(sizes)
     seen = np.concatenate([[0], np.cumsum(values < BOUND_CUT, dtype=np.int64)])
     return seen[ends] - seen[ends - sizes]
+
+
+def histograms(values: U32, sizes: I64) -> npt.NDArray[np.uint8]:
+    """How many values of each set (laid end to end, ``sizes`` each) fall in each of
+    HISTOGRAM_BINS equal ranges of the hash space, by their top bits: one row of counts per
+    set. A set with FULL or more values in a range gets FULL in every range.
+
+    >>> rows = histograms(np.array([1, 2, 2**31, 5], dtype=np.uint32), np.array([3, 0, 1]))
+    >>> rows.shape, rows[0, :2].tolist(), int(rows[0, HISTOGRAM_BINS // 2]), int(rows[1].sum())
+    ((3, 512), [2, 0], 1, 0)
+    """
+    out = np.zeros((len(sizes), HISTOGRAM_BINS), dtype=np.uint8)
+    ends = np.cumsum(sizes)
+    for first in range(0, len(sizes), HISTOGRAM_ROWS):
+        last = min(first + HISTOGRAM_ROWS, len(sizes))
+        begin = int(ends[first - 1]) if first else 0
+        rows = np.repeat(np.arange(last - first, dtype=np.uint32), sizes[first:last])
+        top = values[begin : int(ends[last - 1])] >> np.uint32(32 - HISTOGRAM_BITS)
+        keys = (rows << np.uint32(HISTOGRAM_BITS)) | top
+        counts = np.bincount(keys, minlength=(last - first) * HISTOGRAM_BINS)
+        counts = counts.reshape(last - first, HISTOGRAM_BINS)
+        np.minimum(counts, FULL, out=out[first:last], casting="unsafe")
+        out[first:last][counts.max(axis=1, initial=0) >= FULL] = FULL
+    return out
+
+
+def shared_bound(rows: npt.NDArray[np.uint8], sizes: I64, pairs: I64, threads: int = 1) -> I64:
+    """At most how many values the two sets of each pair share, from their :func:`histograms`
+    ``rows``: in each range, the smaller of their counts. A row of FULL stands for counts
+    unknown: against a known row it gives that row's size, and two of them the smaller size.
+
+    >>> rows = histograms(np.array([1, 2, 3, 2**31, 7], dtype=np.uint32), np.array([4, 1]))
+    >>> shared_bound(rows, np.array([4, 1]), np.array([[0, 1], [1, 1]])).tolist()
+    [1, 1]
+    """
+    out = np.empty(len(pairs), dtype=np.int64)
+
+    def share(bounds: Bounds) -> None:
+        for begin, end in bounds:
+            left = np.take(rows, pairs[begin:end, 0], axis=0)
+            np.minimum(left, np.take(rows, pairs[begin:end, 1], axis=0), out=left)
+            out[begin:end] = left.sum(axis=1, dtype=np.int64)
+
+    chunks = [(b, min(b + BOUND_CHUNK, len(pairs))) for b in range(0, len(pairs), BOUND_CHUNK)]
+    for_each_share(chunks, share, threads)
+    unknown = (rows[pairs[:, 0], 0] == FULL) & (rows[pairs[:, 1], 0] == FULL)
+    smaller = np.minimum(sizes[pairs[:, 0]], sizes[pairs[:, 1]])
+    return np.where(unknown, smaller, np.minimum(out, smaller))
+
+
+def jaccard_bound(rows: npt.NDArray[np.uint8], sizes: I64, pairs: I64, threads: int = 1) -> F64:
+    """At least the exact Jaccard similarity of each pair's sets, from :func:`shared_bound`
+    (1.0 for two empty sets).
+
+    >>> rows = histograms(np.array([1, 2**31, 3, 2**31 + 9], dtype=np.uint32), np.array([2, 2]))
+    >>> jaccard_bound(rows, np.array([2, 2]), np.array([[0, 1]])).tolist()
+    [1.0]
+    """
+    shared = shared_bound(rows, sizes, pairs, threads)
+    return _similarity(shared, sizes[pairs[:, 0]] + sizes[pairs[:, 1]])
 
 
 def pair_jaccard(

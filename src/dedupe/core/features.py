@@ -11,9 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 
 from dedupe.config import ScanConfig
 from dedupe.core.clean import remove_spans
+from dedupe.core.exact import HISTOGRAM_BINS, histograms
 from dedupe.core.normalise import normalise_text
 from dedupe.core.repeats import overlapping_units, repeated_units
 from dedupe.core.runs import sorted_unique
@@ -43,8 +45,9 @@ class BatchFeatures:
     ``min_paragraph_words`` words) are the ones compared; ``eligible`` indexes into the units.
     ``repeat_earlier``/``repeat_later`` are unit indices of within-document repeats with their
     exact Jaccard similarity. With ``verify="exact"`` each document's distinct shingles, sorted,
-    are ``doc_set_values`` (``doc_set_sizes`` per document, in document order); otherwise both
-    are empty.
+    are ``doc_set_values`` (``doc_set_sizes`` per document, in document order), and their
+    :func:`~dedupe.core.exact.histograms` ``doc_set_histograms``; otherwise all three are
+    empty.
     """
 
     doc_tokens: I64
@@ -62,6 +65,7 @@ class BatchFeatures:
     repeat_jaccard: F64
     doc_set_sizes: I64
     doc_set_values: U32
+    doc_set_histograms: npt.NDArray[np.uint8]
 
 
 def _segment(texts: list[str], with_units: bool) -> tuple[U64, I64, I64, I64, I64, I64]:
@@ -155,12 +159,14 @@ def featurise(
     doc_sizes = np.zeros(len(texts), dtype=np.int64)
     set_sizes = np.empty(0, dtype=np.int64)
     set_values = np.empty(0, dtype=np.uint32)
+    set_histograms = np.empty((0, HISTOGRAM_BINS), dtype=np.uint8)
     if keep_sets or config.measure == "containment":
         sizes, values = distinct_sets(doc_shingles, doc_owner, len(texts))
         if config.measure == "containment":
             doc_sizes = sizes
         if keep_sets:
             set_sizes, set_values = sizes, values
+            set_histograms = histograms(values, sizes)
     if lookup:
         doc_exact = eligible_exact = np.empty(0, dtype=np.uint64)
         eligible_signatures = np.empty((len(eligible), 0), dtype=np.uint32)
@@ -186,6 +192,7 @@ def featurise(
         repeat_jaccard=jaccard,
         doc_set_sizes=set_sizes,
         doc_set_values=set_values,
+        doc_set_histograms=set_histograms,
     )
 
 
@@ -245,6 +252,7 @@ def concat_features(
         repeat_jaccard=cat("repeat_jaccard", np.float64),
         doc_set_sizes=cat("doc_set_sizes", np.int64),
         doc_set_values=cat("doc_set_values", np.uint32),
+        doc_set_histograms=cat("doc_set_histograms", np.uint8, width=HISTOGRAM_BINS),
     )
 
 
@@ -278,6 +286,9 @@ def select_documents(batch: BatchFeatures, keep: np.ndarray) -> BatchFeatures:
             batch.doc_set_values[np.repeat(keep, batch.doc_set_sizes)]
             if len(batch.doc_set_sizes)
             else batch.doc_set_values
+        ),
+        doc_set_histograms=(
+            batch.doc_set_histograms[keep] if len(batch.doc_set_sizes) else batch.doc_set_histograms
         ),
     )
 
