@@ -22,6 +22,7 @@ import numpy as np
 from dedupe.budget import DEFAULT_MEMORY, ArrayBudget, RowStore
 from dedupe.config import ScanConfig
 from dedupe.core.cluster import connected_components, equal_key_pairs, keepers, merge_components
+from dedupe.core.exact import HISTOGRAM_BINS
 from dedupe.core.features import BatchFeatures, featurise
 from dedupe.core.lsh import (
     LocalSignatures,
@@ -290,7 +291,7 @@ class Scanner:
                 batch,
                 doc_set_sizes=np.empty(0, dtype=np.int64),
                 doc_set_values=np.empty(0, dtype=np.uint32),
-                doc_set_histograms=batch.doc_set_histograms[:0],
+                doc_set_histograms=np.empty((0, HISTOGRAM_BINS), dtype=np.uint8),
             )
         self.batches.append(batch)
 

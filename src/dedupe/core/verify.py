@@ -18,7 +18,10 @@ from dedupe.core.parallel import Bounds, for_each_share
 from dedupe.core.shingle import U32
 
 F64 = npt.NDArray[np.float64]
-_CHUNK_PAIRS = 65_536
+#: Pairs compared per chunk: 16,384 pairs of 32-position rows (4 MB gathered) or of 128 (16 MB).
+#: A pair took 0.11 us here and 0.20 at 65,536 (32 positions, one thread; 128: 0.25 and 0.44),
+#: and the x100 paragraph linking verified its 62 million pairs in 12.8 s instead of 18.4.
+_CHUNK_PAIRS = 16_384
 
 #: How unlikely it must be that a pair similar enough to accept has a MinHash estimate as low as
 #: one that :func:`screening_matches` lets skip the exact check: once in 10^12 such pairs.
