@@ -288,3 +288,26 @@ def test_a_call_not_forked_runs_at_join() -> None:
         call.join()
         call.join()
     assert ran == [1]
+
+
+@pytest.mark.skipif(not can_fork(), reason="forks only on Linux, with no other thread")
+def test_objects_stay_frozen_while_a_child_shares_them_and_thaw_after() -> None:
+    import gc
+
+    gc.unfreeze()
+    read, write = os.pipe()
+
+    def job() -> None:
+        os.read(read, 1)  # runs until the parent has looked
+
+    try:
+        with ForkedCall(job) as call:
+            assert call.start(fork=True)
+            frozen = gc.get_freeze_count()
+            os.write(write, b"x")
+            assert call.wait()
+    finally:
+        os.close(read)
+        os.close(write)
+    assert frozen > 0  # the cycle collector left the shared pages alone while the child ran
+    assert gc.get_freeze_count() == 0  # handed back once no child shares them

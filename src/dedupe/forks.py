@@ -38,10 +38,22 @@ def can_fork() -> bool:
     )
 
 
+#: Forked children not reaped yet. While any runs, the objects there were at its fork are kept
+#: out of the cycle collector's passes (``gc.freeze``): a pass writes into each object it
+#: visits, and every page written is then copied, the child's and this process's apart (x10:
+#: the preview child's anonymous memory 68 -> 52 MB).
+_unreaped: set[int] = set()
+
+
 def _fork(job: Callable[[], None]) -> int:
     """Fork a child that runs ``job`` and exits (0 if it returned, 1 if it raised), never
     returning into the caller's code; the child's pid here."""
-    pid = os.fork()
+    gc.freeze()
+    try:
+        pid = os.fork()
+    except OSError:
+        _thaw()
+        raise
     if pid == 0:
         code = 1
         try:
@@ -54,7 +66,14 @@ def _fork(job: Callable[[], None]) -> int:
             pass
         finally:
             os._exit(code)  # no atexit handlers, no flushing of inherited buffers
+    _unreaped.add(pid)
     return pid
+
+
+def _thaw() -> None:
+    """Hand the frozen objects back to the cycle collector once no child shares them."""
+    if not _unreaped:
+        gc.unfreeze()
 
 
 def _reap(pid: int) -> bool:
@@ -64,6 +83,9 @@ def _reap(pid: int) -> bool:
         _, status = os.waitpid(pid, 0)
     except ChildProcessError:
         return False
+    finally:
+        _unreaped.discard(pid)
+        _thaw()
     return os.waitstatus_to_exitcode(status) == 0
 
 
