@@ -53,9 +53,10 @@ class SetSpool:
         sizes = np.concatenate(self._sizes) if self._sizes else np.empty(0, dtype=np.int64)
         starts = np.cumsum(sizes) - sizes
         below = np.concatenate(self._below) if self._below else np.empty(0, dtype=np.int64)
-        rows = np.zeros((len(sizes), HISTOGRAM_BINS), dtype=np.uint8)
         if len(sizes):
             rows = _mapped(self._rows_path, np.uint8).reshape(len(sizes), HISTOGRAM_BINS)
+        else:  # an empty file cannot be mapped
+            rows = np.empty((0, HISTOGRAM_BINS), dtype=np.uint8)
         if int(sizes.sum()) == 0:
             return np.empty(0, dtype=np.uint32), starts, sizes, below, rows
         return _mapped(self._path, np.dtype("<u4")), starts, sizes, below, rows
