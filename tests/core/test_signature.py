@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from dedupe.core.shingle import hash_tokens, ngram_hashes, unit_hashes
 from dedupe.core.signature import EMPTY, minhash, permutations
-from dedupe.core.verify import estimated_jaccard, exact_jaccard
+from dedupe.core.verify import equal_positions, estimated_jaccard, exact_jaccard, row_similarity
 
 
 def _datasketch_signature(hashes: np.ndarray, num_perm: int, seed: int) -> np.ndarray:
@@ -150,3 +150,21 @@ def test_unit_hashes_see_the_order_of_tokens(values, data):
     n = len(values)
     first, second = unit_hashes(tokens, np.array([0, n]), np.array([n, 2 * n]))
     assert first != second
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    width=st.sampled_from([1, 7, 8, 16, 32, 100, 128, 248, 256, 264]),
+    rows=st.integers(0, 40),
+    equal_share=st.floats(0.0, 1.0),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_equal_positions_counts_what_count_nonzero_counts(width, rows, equal_share, seed):
+    # Widths that take the word-wise count (multiples of 8 up to 255) and the plain one, rows
+    # from all equal to none: the counts, and so every estimate made of them, are the same.
+    rng = np.random.default_rng(seed)
+    left = rng.integers(0, 2**32, (rows, width), dtype=np.uint32)
+    right = np.where(rng.random((rows, width)) < equal_share, left, left ^ np.uint32(1))
+    counts = equal_positions(left, right)
+    assert counts.tolist() == np.count_nonzero(left == right, axis=1).tolist()
+    assert row_similarity(left, right).tolist() == (counts / width).tolist()
