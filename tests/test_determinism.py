@@ -79,3 +79,32 @@ def test_output_files_byte_identical(tmp_path, small_batches):
         runs.append((*((out / name).read_bytes() for name in files), summary))
     assert runs[0] == runs[1] == runs[2]
     assert runs[0][0].count(b"\n") > 3
+
+
+def test_lines_written_unparsed_are_the_lines_read(tmp_path, small_batches):
+    # With two jobs pass two writes a record kept whole from its unparsed line; with one it
+    # parses every line. Both give the same bytes: a byte-order mark and invalid UTF-8 go as
+    # reading repaired them, CRLF ends become LF, a record with a repeated paragraph is cut.
+    docs = _corpus(4)
+    lines = [json.dumps(doc).encode() for doc in docs]
+    lines[0] = b"\xef\xbb\xbf" + lines[0]
+    lines[1] += b"\r"
+    lines[2] = lines[2].replace(b'"text": "', b'"text": "caf\xe9 ', 1)
+    lines.insert(3, b"{malformed")
+    source = tmp_path / "in.jsonl"
+    source.write_bytes(b"\n".join(lines) + b"\n\n")
+    outputs = []
+    for name, jobs, paragraphs in (("a", 1, True), ("b", 2, True), ("c", 2, False)):
+        out = tmp_path / name
+        scan_path(str(source), out, jobs=jobs, paragraphs=paragraphs)
+        summary = json.loads((out / "summary.json").read_text())
+        outputs.append(((out / "cleaned.jsonl").read_bytes(), summary["bytes_removed"]))
+    assert outputs[0] == outputs[1]
+    cleaned = outputs[0][0].decode().splitlines()
+    read = [line.decode("utf-8", errors="replace").lstrip("\ufeff").rstrip("\r") for line in lines]
+    whole = [line for line in cleaned if line in read]
+    assert read[0] in whole and read[1] in whole and read[2] in whole
+    assert len(whole) < len(cleaned), "some kept record must have lost a repeated paragraph"
+    assert outputs[1][1] > 0
+    kept_whole_c = outputs[2][0].decode().splitlines()
+    assert set(kept_whole_c) <= set(read)

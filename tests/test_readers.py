@@ -17,6 +17,7 @@ from dedupe.readers import (
     NOTE_BOM,
     NOTE_INVALID_UTF8,
     NOTE_NUL,
+    Line,
     detect_format,
     open_source,
     text_value_span,
@@ -488,3 +489,40 @@ def test_records_without_spans_are_the_same_records(tmp_path: Path) -> None:
             assert text_value_span(fast.raw or "", "text") == full.text_span
         else:
             assert fast == full
+
+
+def test_unparsed_lines_parse_into_the_records_read_without_spans(tmp_path: Path) -> None:
+    # A byte-order mark, CRLF ends, invalid UTF-8, blank lines and every kind of skip: each
+    # line's position, raw text and notes, and what its parse gives, are the records'.
+    lines: list[str | bytes] = [
+        '\ufeff{"id": "bom", "text": "first"}',
+        "",
+        '{"id": "crlf", "text": "ends"}\r',
+        b'{"id": "bad", "text": "caf\xe9"}',
+        "   ",
+        *MIXED_LINES,
+    ]
+    path = write_lines(tmp_path / "in.jsonl", *lines)
+    with open_source(str(path)) as source:
+        records = list(source.records(spans=False))
+        unparsed = list(source.lines())
+    assert all(isinstance(line, Line) for line in unparsed)
+    assert len(unparsed) == len(records) == len(lines) - 2
+    for line, record in zip(unparsed, records, strict=True):
+        assert isinstance(line, Line)
+        assert line.position == record.position and line.origin == record.origin
+        assert line.parse() == record
+        if isinstance(record, Record):
+            assert line.raw == record.raw and line.notes == record.notes
+    assert NOTE_BOM in as_record(records[0]).notes and NOTE_INVALID_UTF8 in records[2].notes
+    assert any(isinstance(record, Skipped) for record in records)
+
+
+def test_unparsed_lines_of_stdin_and_records_of_text_files(
+    spool_dir: Path, text_tree: Path
+) -> None:
+    data = b'{"id": "a", "text": "one"}\n\n{"id": "b", "text": "two"}\n'
+    with open_source("-", stdin=io.BytesIO(data)) as source:
+        assert [line.parse() for line in source.lines()] == list(source.records(spans=False))
+    with open_source(str(text_tree)) as source:  # text files have no lines to leave unparsed
+        assert list(source.lines()) == list(source.records(spans=False))

@@ -40,6 +40,7 @@ I64 = np.ndarray
 PREVIEW_CHARS = 200
 
 if TYPE_CHECKING:
+    from dedupe.readers import Line
     from dedupe.report import ReportSampler
     from dedupe.writers import CleanedWriter
 
@@ -375,23 +376,40 @@ def summary_dict(
 
 
 def _pass_two(
-    records: Iterable[Record | Skipped],
+    records: Iterable[Line | Record | Skipped],
     analysis: Analysis,
     writer: CleanedWriter | None = None,
     previews: Previews | None = None,
     sampler: ReportSampler | None = None,
     count: bool = True,
 ) -> None:
-    """Pass two over ``records``: the kept ones' cleaned text to ``writer``, the members'
-    previews to ``previews``, the sampled texts to ``sampler`` and, with ``count``, the bytes
-    removed into the stats."""
+    """Pass two over ``records`` (a JSONL input's unparsed lines, :meth:`Source.lines`): the
+    kept ones' cleaned text to ``writer``, the members' previews to ``previews``, the sampled
+    texts to ``sampler`` and, with ``count``, the bytes removed into the stats."""
+    from dedupe.readers import Line
+
     verdicts, stats = analysis.verdicts, analysis.stats
     for item in records:
-        if not isinstance(item, Record):
+        if isinstance(item, Skipped):
             continue
         verdict = verdicts.get(item.position)
         if verdict is None:
             continue
+        if isinstance(item, Line):
+            # A line is parsed only where its text is wanted: most are kept whole and written
+            # as they were read.
+            kept_whole = verdict.status == "kept" and not verdict.drop_spans
+            wanted = previews is not None or (sampler is not None and sampler.wants(item.position))
+            if not wanted and kept_whole:
+                if writer is not None:
+                    writer.write_line(item.raw)
+                continue
+            if not wanted and not count and (writer is None or verdict.status != "kept"):
+                continue
+            parsed = item.parse()
+            if not isinstance(parsed, Record):  # read as a record in pass one: not here
+                continue
+            item = parsed
         if previews is not None:
             previews.take(item.text, item.position)
         if sampler is not None:
@@ -407,7 +425,7 @@ def _write_in_pass_two(
     pass_one: PassOne,
     sampler: ReportSampler | None,
     new_writer: Callable[[], CleanedWriter],
-    reread: Callable[[], Iterable[Record | Skipped]],
+    reread: Callable[[], Iterable[Line | Record | Skipped]],
     jobs: int,
     cfg: ScanConfig,
     extra: dict[str, Any],
@@ -574,6 +592,9 @@ def scan_path(
         def reread() -> Iterator[Record | Skipped]:
             return source.records(spans=False)
 
+        def reread_lines() -> Iterator[Line | Record | Skipped]:
+            return source.lines()
+
         with contextlib.ExitStack() as stack:
             # Where forking is safe, a child cuts the preview of every paragraph while this
             # process links (dedupe.unit_previews), so that clusters.jsonl is formatted by
@@ -604,14 +625,14 @@ def scan_path(
                 texts = [Blank(t.members) if units is None else units.texts(t) for t in tables]
                 with ClustersInChildren(out / "clusters.jsonl", tables, texts, jobs) as writing:
                     with new_writer() as writer:
-                        _pass_two(reread(), analysis, writer, sampler=sampler)
+                        _pass_two(reread_lines(), analysis, writer, sampler=sampler)
                     clusters = writing.finish()
                 summary = _write_summary_and_report(
                     out, pass_one, texts, sampler, cfg, extra, started
                 )
             else:
                 summary, clusters = _write_in_pass_two(
-                    out, pass_one, sampler, new_writer, reread, jobs, cfg, extra, started
+                    out, pass_one, sampler, new_writer, reread_lines, jobs, cfg, extra, started
                 )
     if on_note is not None:
         for origin, message in analysis.notes:

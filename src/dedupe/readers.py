@@ -21,6 +21,7 @@ import tempfile
 import weakref
 import zlib
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from functools import partial
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, BinaryIO, Literal, cast, get_args
@@ -57,6 +58,10 @@ NOTE_NUL = "text contains NUL characters"
 _JSONL_SUFFIXES = (".jsonl", ".jsonl.gz", ".json", ".json.gz", ".ndjson", ".ndjson.gz")
 _TEXT_SUFFIXES = frozenset({".txt", ".md"})
 _GZIP_MAGIC = b"\x1f\x8b"
+#: Bytes read from a file at a time. Splitting the x100 news corpus (1.24 GB of ~3 KB lines)
+#: into lines took 0.73 s through the default 8 KiB buffer and 0.26 s through this one, and a
+#: scan reads its input two or three times.
+_READ_BUFFER = 1 << 20
 _BOM = codecs.BOM_UTF8
 # A "missing text field" reason names the other string fields so the user can pick one for
 # --text-field; a wide record would make that line unreadable, so it names at most this many.
@@ -72,6 +77,28 @@ _scanstring: Callable[[str, int], tuple[str, int]]
 _scanstring = json.decoder.scanstring  # type: ignore[attr-defined]
 
 _Read = Callable[[bool], Iterator[Record | Skipped]]
+_ReadLines = Callable[[], Iterator["Line"]]
+
+
+@dataclass(frozen=True, slots=True)
+class Line:
+    """A JSONL line read but not parsed (:meth:`Source.lines`): its input position, the text a
+    :class:`Record` read from it holds as ``raw`` (line end and byte-order mark cut, invalid
+    UTF-8 replaced) and the notes made on reading it. :meth:`parse` makes the record, or the
+    skip, that :meth:`Source.records` yields for it."""
+
+    position: int
+    raw: str
+    origin: Origin
+    notes: tuple[str, ...]
+    text_field: str
+    id_field: str
+
+    def parse(self) -> Record | Skipped:
+        notes = list(self.notes)
+        return _parse_raw(
+            self.raw, self.position, self.origin, self.text_field, self.id_field, notes, False
+        )
 
 
 def detect_format(path: str) -> Format:
@@ -103,6 +130,7 @@ class Source:
         spool: str | None = None,
         files: list[DataFile] | None = None,
         counts: list[int] | None = None,
+        read_lines: _ReadLines | None = None,
     ) -> None:
         self.format: SourceFormat = fmt
         # A dataset's data files, and the positions each took in the last full read.
@@ -111,6 +139,7 @@ class Source:
         self.root = root
         self.is_tree = is_tree
         self._read = read
+        self._read_lines = read_lines
         self._closed = False
         # finalize also removes the spool at interpreter exit if the caller never closes.
         self._cleanup = weakref.finalize(self, _remove_file, spool) if spool else None
@@ -127,6 +156,18 @@ class Source:
         if self._closed:
             raise ValueError(f"source {self.root!r} is closed")
         return self._read(spans)
+
+    def lines(self) -> Iterator[Line | Record | Skipped]:
+        """Read the input again from the start, parsing nothing a caller may not need: a JSONL
+        line comes as a :class:`Line` (a blank one not at all, as in :meth:`records`), which
+        its :meth:`Line.parse` turns into what :meth:`records` yields for it; other formats
+        come as :meth:`records` with ``spans=False``. Pass two writes most kept lines as they
+        were read, and parsing them again took ~12 us a line of news (x100: 4.7 s a pass)."""
+        if self._closed:
+            raise ValueError(f"source {self.root!r} is closed")
+        if self._read_lines is None:
+            return self._read(False)
+        return self._read_lines()
 
     def close(self) -> None:
         self._closed = True
@@ -198,7 +239,9 @@ def _open_jsonl_file(path: str, text_field: str, id_field: str) -> Source:
             pass
     except OSError as exc:
         raise InputError(path, None, _os_reason(exc)) from exc
-    return Source("jsonl", path, False, partial(_read_jsonl, path, path, text_field, id_field))
+    read = partial(_read_jsonl, path, path, text_field, id_field)
+    lines = partial(_read_jsonl_lines, path, path, text_field, id_field)
+    return Source("jsonl", path, False, read, read_lines=lines)
 
 
 def _open_stdin(fmt: Format, text_field: str, id_field: str, stdin: BinaryIO | None) -> Source:
@@ -208,7 +251,8 @@ def _open_stdin(fmt: Format, text_field: str, id_field: str, stdin: BinaryIO | N
     # Pass two re-reads the input, and a pipe can be read once: keep a copy on disk.
     spool = _spool(stream)
     read = partial(_read_jsonl, spool, STDIN_NAME, text_field, id_field)
-    return Source("jsonl", STDIN_PATH, False, read, spool=spool)
+    lines = partial(_read_jsonl_lines, spool, STDIN_NAME, text_field, id_field)
+    return Source("jsonl", STDIN_PATH, False, read, spool=spool, read_lines=lines)
 
 
 def _spool(stream: BinaryIO) -> str:
@@ -256,7 +300,7 @@ def _open_binary(path: str) -> BinaryIO:
         magic = probe.read(len(_GZIP_MAGIC))
     if magic == _GZIP_MAGIC:
         return gzip.open(path, "rb")  # type: ignore[return-value]  # GzipFile reads bytes
-    return open(path, "rb")
+    return open(path, "rb", buffering=_READ_BUFFER)
 
 
 def _read_jsonl(
@@ -267,6 +311,20 @@ def _read_jsonl(
     spans: bool = True,
     first_position: int = 0,
 ) -> Iterator[Record | Skipped]:
+    for position, origin, raw, notes in _jsonl_lines(path, display, first_position):
+        yield _parse_raw(raw, position, origin, text_field, id_field, notes, spans)
+
+
+def _read_jsonl_lines(path: str, display: str, text_field: str, id_field: str) -> Iterator[Line]:
+    """:func:`_read_jsonl`'s lines, unparsed (:meth:`Source.lines`)."""
+    for position, origin, raw, notes in _jsonl_lines(path, display, 0):
+        yield Line(position, raw, origin, tuple(notes), text_field, id_field)
+
+
+def _jsonl_lines(
+    path: str, display: str, first_position: int
+) -> Iterator[tuple[int, Origin, str, list[str]]]:
+    """Position, origin, decoded text and reading notes of every line that is not blank."""
     position = first_position
     line_number = 0
     try:
@@ -280,8 +338,8 @@ def _read_jsonl(
                     notes.append(NOTE_BOM)
                 if not line or line.isspace():
                     continue
-                origin = Origin(display, line_number)
-                yield _parse_line(line, position, origin, text_field, id_field, notes, spans)
+                raw = _decode(_strip_line_end(line), notes)
+                yield position, Origin(display, line_number), raw, notes
                 position += 1
     except (OSError, EOFError, zlib.error) as exc:
         # A truncated gzip stream or a vanished file: the rest of the input is lost, which is
@@ -290,8 +348,8 @@ def _read_jsonl(
         raise InputError(display, where, f"cannot read: {_os_reason(exc)}") from exc
 
 
-def _parse_line(
-    line: bytes,
+def _parse_raw(
+    raw: str,
     position: int,
     origin: Origin,
     text_field: str,
@@ -299,7 +357,6 @@ def _parse_line(
     notes: list[str],
     spans: bool = True,
 ) -> Record | Skipped:
-    raw = _decode(_strip_line_end(line), notes)
     try:
         value, span = _parse_json(raw, text_field) if spans else (_loads(raw, text_field), None)
     except json.JSONDecodeError as exc:

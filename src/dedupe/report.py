@@ -206,6 +206,11 @@ class ReportSampler:
         """The text of sampled member ``key = (table, member)``, cut as requested."""
         self.texts[key] = text
 
+    def wants(self, position: int) -> bool:
+        """Whether the record at ``position`` has a sampled member (:meth:`take` keeps none
+        of another's)."""
+        return position in self._wanted
+
     def take(self, text: str, position: int) -> None:
         """Keep the sampled members' texts of the record at ``position``, cut short."""
         for number, member in self._wanted.get(position, ()):

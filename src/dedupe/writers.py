@@ -345,6 +345,16 @@ class CleanedWriter:
                 raise ValueError(f"two records write the same file {record.id!r}") from None
         self.written += 1
 
+    def write_line(self, raw: str) -> None:
+        """Write a JSONL record kept whole as its line was read (a :class:`Record`'s ``raw``):
+        what :meth:`write` writes for it, without the record."""
+        if not self._open:
+            raise ValueError("CleanedWriter is closed")
+        if self._file is None:
+            raise ValueError("a line is written to cleaned JSONL only")
+        self._file.stream.write(raw + "\n")
+        self.written += 1
+
     def commit(self) -> None:
         if not self._open:
             return
