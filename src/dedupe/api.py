@@ -398,14 +398,14 @@ def _pass_two(
         if isinstance(item, Line):
             # A line is parsed only where its text is wanted: most are kept whole and written
             # as they were read.
-            kept_whole = verdict.status == "kept" and not verdict.drop_spans
             wanted = previews is not None or (sampler is not None and sampler.wants(item.position))
-            if not wanted and kept_whole:
-                if writer is not None:
-                    writer.write_line(item.raw)
-                continue
-            if not wanted and not count and (writer is None or verdict.status != "kept"):
-                continue
+            if not wanted:
+                if verdict.status == "kept" and not verdict.drop_spans:
+                    if writer is not None:
+                        writer.write_line(item.raw)
+                    continue
+                if not count and (writer is None or verdict.status != "kept"):
+                    continue  # nothing to count or write
             parsed = item.parse()
             if not isinstance(parsed, Record):  # read as a record in pass one: not here
                 continue

@@ -97,7 +97,7 @@ class Line:
     def parse(self) -> Record | Skipped:
         notes = list(self.notes)
         return _parse_raw(
-            self.raw, self.position, self.origin, self.text_field, self.id_field, notes, False
+            self.raw, self.position, self.origin, self.text_field, self.id_field, notes, spans=False
         )
 
 

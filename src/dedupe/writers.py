@@ -331,23 +331,24 @@ class CleanedWriter:
         if not self._open:
             raise ValueError("CleanedWriter is closed")
         if self._file is not None:
-            line = cleaned_jsonl_line(record, cleaned_text, self._text_field, self._id_field)
-            self._file.stream.write(line + "\n")
-        else:
-            assert self._tree is not None  # set whenever _file is not
-            target = self._tree / self._relative_path(record)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            # "x": two records mapping to one file would silently lose one of them.
-            try:
-                with open(target, "xb") as stream:
-                    stream.write(cleaned_text.encode("utf-8"))
-            except FileExistsError:
-                raise ValueError(f"two records write the same file {record.id!r}") from None
+            self.write_line(
+                cleaned_jsonl_line(record, cleaned_text, self._text_field, self._id_field)
+            )
+            return
+        assert self._tree is not None  # set whenever _file is not
+        target = self._tree / self._relative_path(record)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        # "x": two records mapping to one file would silently lose one of them.
+        try:
+            with open(target, "xb") as stream:
+                stream.write(cleaned_text.encode("utf-8"))
+        except FileExistsError:
+            raise ValueError(f"two records write the same file {record.id!r}") from None
         self.written += 1
 
     def write_line(self, raw: str) -> None:
-        """Write a JSONL record kept whole as its line was read (a :class:`Record`'s ``raw``):
-        what :meth:`write` writes for it, without the record."""
+        """Write one line of cleaned JSONL: a record kept whole as its line was read (a
+        :class:`Record`'s ``raw``, no record needed), or the line :meth:`write` made."""
         if not self._open:
             raise ValueError("CleanedWriter is closed")
         if self._file is None:
