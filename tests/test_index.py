@@ -19,6 +19,7 @@ from hypothesis.stateful import (
 import dedupe
 from dedupe import ConfigError, Index, RecordExistsError
 from dedupe.core.cluster import connected_components
+from dedupe.core.normalise import NORMALISATION_VERSION
 from dedupe.index import accepted
 from tests.conftest import fresh_location
 from tests.corpus_gen import article, corpus
@@ -102,6 +103,19 @@ def test_parameters_are_stored_and_a_mismatch_is_refused(location):
     message = str(refused.value)
     assert "threshold=0.7" in message and "threshold=0.8" in message
     assert "lsh_bands" in message  # the bands follow the threshold
+
+
+def test_an_index_of_another_normalisation_version_is_refused(location, monkeypatch):
+    with Index(location) as created:
+        created.add("a", LEAD)
+    monkeypatch.setattr(dedupe.index, "NORMALISATION_VERSION", 99)
+    for options in ({}, {"threshold": 0.55}):
+        with pytest.raises(ConfigError) as refused:
+            Index(location, **options)
+        message = str(refused.value)
+        assert f"normalisation_version={NORMALISATION_VERSION}" in message
+        assert "normalisation_version=99" in message
+        assert "build a new index" in message
 
 
 def test_unsupported_rules_are_refused(tmp_path):

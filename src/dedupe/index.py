@@ -180,6 +180,22 @@ def _mismatch(location: str, stored: dict[str, Any], wanted: dict[str, Any]) -> 
     )
 
 
+def _refuse_other_versions(location: str, stored: dict[str, Any]) -> None:
+    """An index built by a dedupe whose stored layout or comparison keys differ from this one's
+    cannot be read by it (its signatures would not compare with a new text's), with or
+    without parameters."""
+    ours = {"format": INDEX_FORMAT, "normalisation_version": NORMALISATION_VERSION}
+    differ = [name for name, value in ours.items() if stored.get(name) != value]
+    if differ:
+        was = ", ".join(f"{name}={stored.get(name)!r}" for name in differ)
+        now = ", ".join(f"{name}={ours[name]!r}" for name in differ)
+        raise ConfigError(
+            f"index {location} was built by another version of dedupe ({was}; this one has "
+            f"{now}): its signatures do not compare with this version's; build a new index "
+            "from the same records"
+        )
+
+
 def folded_keys(signatures: U32, bands: int, rows: int) -> npt.NDArray[np.int64]:
     """Band keys as one signed 32-bit integer per (record, band), the band mixed in so that keys
     of different bands do not meet in one table. 32 bits keep a stored key at 4 bytes; at a
@@ -243,6 +259,7 @@ class Index:
                 chosen = requested or ScanConfig()
                 tx.set_parameters(index_parameters(chosen))
                 return chosen
+            _refuse_other_versions(self._store.location, stored)
             if requested is not None:
                 wanted = index_parameters(requested)
                 if any(stored.get(n) != wanted.get(n) for n in _COMPARED):

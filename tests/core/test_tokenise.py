@@ -60,9 +60,19 @@ def _fmix64(value: int) -> int:
 
 
 def _reference_hash(token: str) -> int:
-    """The token hash by its definition, in Python integers."""
-    terms = sum(_fmix64((ord(c) * 0x9E3779B97F4A7C15 + k) & _MASK) for k, c in enumerate(token))
-    return _fmix64((terms & _MASK) ^ len(token))
+    """The token hash by its definition, in Python integers: the characters (capped at 255)
+    read as little-endian 8-byte words, each times its position's multiplier, plus a mixed term
+    for each character above 255."""
+    capped = bytes(min(ord(c), 255) for c in token)
+    total = 0
+    for group in range(0, len(token), 8):
+        word = int.from_bytes(capped[group : group + 8], "little")
+        multiplier = _fmix64((group // 8 + 0x9E3779B97F4A7C15) & _MASK) | 1
+        total += word * multiplier
+    for k, c in enumerate(token):
+        if ord(c) > 255:
+            total += _fmix64((ord(c) * 0x9E3779B97F4A7C15 + k) & _MASK)
+    return _fmix64((total & _MASK) ^ len(token))
 
 
 LONG_TOKENS = st.builds(

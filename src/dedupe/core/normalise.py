@@ -13,8 +13,10 @@ from __future__ import annotations
 import re
 import unicodedata
 
-#: Bumped whenever a change here can change a comparison key; a persistent index stores it.
-NORMALISATION_VERSION = 1
+#: Bumped whenever a change to normalising, tokenising or hashing can change a comparison key;
+#: a persistent index stores it and is refused by a version with another. 2: token hashes read
+#: a token's characters eight bytes at a time (dedupe.core.tokenise).
+NORMALISATION_VERSION = 2
 
 # Scripts written without spaces: every character is a token of its own, so Chinese and
 # Japanese text gets shingles instead of one giant "word". Hangul is written with spaces.

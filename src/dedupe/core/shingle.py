@@ -21,15 +21,24 @@ I64 = npt.NDArray[np.int64]
 _ROTATE = np.uint64(27)
 _ROTATE_BACK = np.uint64(64 - 27)
 _MULTIPLIER = np.uint64(0x9E3779B97F4A7C15)
+_SHIFT = np.uint64(33)
+_FMIX_1 = np.uint64(0xFF51AFD7ED558CCD)
+_FMIX_2 = np.uint64(0xC4CEB9FE1A85EC53)
 
 
 def fmix64(values: U64) -> U64:
-    """MurmurHash3's 64-bit finaliser: an avalanching bijection (wrapping multiplies)."""
-    values = values ^ (values >> np.uint64(33))
-    values = values * np.uint64(0xFF51AFD7ED558CCD)
-    values = values ^ (values >> np.uint64(33))
-    values = values * np.uint64(0xC4CEB9FE1A85EC53)
-    return values ^ (values >> np.uint64(33))
+    """MurmurHash3's 64-bit finaliser: an avalanching bijection (wrapping multiplies). A new
+    array; its steps run in place on it and one scratch array (two allocations, not five: at
+    a batch's two million shingles each is 16 MB of fresh pages)."""
+    shifted = values >> _SHIFT
+    mixed = values ^ shifted
+    mixed *= _FMIX_1
+    np.right_shift(mixed, _SHIFT, out=shifted)
+    mixed ^= shifted
+    mixed *= _FMIX_2
+    np.right_shift(mixed, _SHIFT, out=shifted)
+    mixed ^= shifted
+    return mixed
 
 
 def hash_tokens(tokens: list[str]) -> U64:
@@ -54,13 +63,19 @@ def hash_codepoints(text: str) -> U64:
 
 
 def _combine(token_hashes: U64, n: int) -> U64:
-    """Order-sensitive hash of every window of ``n`` consecutive tokens (len - n + 1 values)."""
+    """Order-sensitive hash of every window of ``n`` consecutive tokens (len - n + 1 values),
+    computed in place on one accumulator and one scratch array."""
     count = len(token_hashes) - n + 1
     acc = token_hashes[:count].copy()
+    scratch = np.empty_like(acc)
     for k in range(1, n):
-        acc = ((acc << _ROTATE) | (acc >> _ROTATE_BACK)) * _MULTIPLIER
+        np.left_shift(acc, _ROTATE, out=scratch)
+        acc >>= _ROTATE_BACK
+        acc |= scratch
+        acc *= _MULTIPLIER
         acc ^= token_hashes[k : k + count]
-    return fmix64(acc + np.uint64(n))
+    acc += np.uint64(n)
+    return fmix64(acc)
 
 
 def _to_u32(values: U64) -> U32:
@@ -124,7 +139,7 @@ def ngram_hashes(token_hashes: U64, starts: I64, ends: I64, n: int) -> tuple[U32
 _position_table: U64 = np.empty(0, dtype=np.uint64)
 
 
-def _position_multipliers(length: int) -> U64:
+def position_multipliers(length: int) -> U64:
     """At least ``length`` odd 64-bit multipliers, one per position inside a unit: fixed
     (``fmix64`` of the position), so a unit's hash does not depend on its batch."""
     global _position_table
@@ -164,7 +179,7 @@ def unit_hashes(token_hashes: U64, starts: I64, ends: I64) -> U64:
             values = token_hashes[starts[0] : ends[-1]]
         else:
             values = token_hashes[np.repeat(starts, lengths) + relative]
-        terms = values * _position_multipliers(int(lengths.max()))[relative]
+        terms = values * position_multipliers(int(lengths.max()))[relative]
         nonempty = lengths > 0
         sums[nonempty] = np.add.reduceat(terms, first_slot[nonempty])
     return fmix64(sums ^ lengths.astype(np.uint64))
