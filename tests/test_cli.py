@@ -279,13 +279,13 @@ def test_measure_containment_keeps_the_full_copy(tmp_path):
     out = tmp_path / "o"
     args = ["scan", str(corpus), "--out", str(out), "--threshold", "0.8", "--no-paragraphs"]
     assert runner.invoke(app, args).exit_code == 0
-    assert _lines(tmp_path / "o" / "clusters.jsonl") == []
+    assert _lines(out / "clusters.jsonl") == []
     result = runner.invoke(app, [*args, "--measure", "containment", "--explain-bands"])
     assert result.exit_code == 0, result.output
     assert "containment 0.75" in result.output
-    (cluster,) = _lines(tmp_path / "o" / "clusters.jsonl")
+    (cluster,) = _lines(out / "clusters.jsonl")
     assert cluster["keep"]["doc_id"] == "full"
-    summary = json.loads((tmp_path / "o" / "summary.json").read_text())
+    summary = json.loads((out / "summary.json").read_text())
     assert summary["parameters"]["measure"] == "containment"
     assert summary["parameters"]["keep"] == "longest"
 

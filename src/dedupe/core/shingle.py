@@ -82,7 +82,7 @@ def _to_u32(values: U64) -> U32:
     return (values >> np.uint64(32)).astype(np.uint32)
 
 
-def _expand(starts: I64, counts: I64) -> tuple[I64, I64, I64]:
+def expand_ranges(starts: I64, counts: I64) -> tuple[I64, I64, I64]:
     """For ranges ``[starts[u], starts[u] + counts[u])``: the owner and position of every slot,
     and the first slot of each range."""
     total = int(counts.sum())
@@ -121,7 +121,7 @@ def ngram_hashes(token_hashes: U64, starts: I64, ends: I64, n: int) -> tuple[U32
         owner = np.repeat(np.arange(len(starts), dtype=np.int64), per_unit)
         windows = _combine(token_hashes, n)
         return _to_u32(windows[_inside(starts, ends, n, len(windows))]), owner
-    owner, positions, first_slot = _expand(starts, per_unit)
+    owner, positions, first_slot = expand_ranges(starts, per_unit)
     if len(owner) == 0:
         return np.empty(0, dtype=np.uint32), owner
     hashes = np.empty(len(owner), dtype=np.uint64)

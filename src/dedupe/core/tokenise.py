@@ -20,7 +20,7 @@ import numpy.typing as npt
 
 from dedupe.core.normalise import CJK_RANGES, fold
 from dedupe.core.runs import run_lengths, run_starts
-from dedupe.core.shingle import I64, U64, fmix64, position_multipliers
+from dedupe.core.shingle import I64, U64, expand_ranges, fmix64, position_multipliers
 
 _MULTIPLIER = np.uint64(0x9E3779B97F4A7C15)
 _UNIT_BREAK = 0x01
@@ -298,10 +298,8 @@ def _token_hashes(characters: _Characters, starts: I64, lengths: I64) -> U64:
 def _later_words(words: U64, starts: I64, lengths: I64, multipliers: U64) -> U64:
     """``sum_{g >= 1} word_g * P_g`` of tokens longer than eight characters, each one's words
     laid out flat and summed with one ``add.reduceat``."""
-    count = (lengths - 1) // _WORD  # words after the first
-    first_slot = np.cumsum(count) - count
-    owner = np.repeat(np.arange(len(starts), dtype=np.int64), count)
-    group = np.arange(len(owner), dtype=np.int64) - first_slot[owner] + 1
+    count = (lengths - 1) // _WORD  # words after the first: groups 1 to count
+    owner, group, first_slot = expand_ranges(np.ones(len(starts), dtype=np.int64), count)
     offset = group * _WORD
     values = words[starts[owner] + offset].astype(np.uint64)
     values &= _WORD_MASKS[np.minimum(lengths[owner] - offset, _WORD)]
