@@ -367,7 +367,8 @@ class ScanStats:
     paragraph_clusters: int = 0
     # Document-level LSH pairs verified (band by band; a pair whose documents are connected
     # already is not verified, nor one turned down in an earlier band on exact sets; each bucket
-    # from its first row first: core.lsh.bucket_links) and those confirmed.
+    # from its first row first, a bounded number of tries a row: core.lsh.bucket_links) and
+    # those confirmed.
     candidate_pairs: int = 0
     verified_pairs: int = 0
     elapsed_seconds: float = 0.0

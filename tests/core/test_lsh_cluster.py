@@ -232,15 +232,17 @@ def test_pairs_in_runs_are_every_pair_of_a_small_run_and_links_of_a_large_one(
     st.integers(1, 12),
     st.floats(0.0, 1.0),
     st.integers(2, 13),
+    st.integers(1, 4),
     st.integers(0, 2**32 - 1),
 )
 def test_bucket_links_connect_what_all_pairs_connect(
-    lengths, components, share, largest_small, seed
+    lengths, components, share, largest_small, neighbours, seed
 ):
     """Whatever the bucket sizes, existing components and accepted share, the links connect
     what the accepted pairs of :func:`pairs_in_runs` connect (all pairs of a small bucket, a
     chain and a star in a large one): exactly that where every bucket is small. Only accepted
-    pairs are links, and never more pairs are verified than all pairs of the buckets."""
+    pairs are links, never more pairs are verified than all pairs of the buckets, and in a
+    large bucket no more than the head's and 2 * LOOSE_NEIGHBOURS + 1 a row."""
     rng = np.random.default_rng(seed)
     n = sum(lengths) + 3
     run_lengths = np.array(lengths, dtype=np.int64)
@@ -260,6 +262,8 @@ def test_bucket_links_connect_what_all_pairs_connect(
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(lsh, "MAX_BUCKET_PAIRS", largest_small)
+        patch.setattr(lsh, "LOOSE_ALL_PAIRS", largest_small)
+        patch.setattr(lsh, "LOOSE_NEIGHBOURS", neighbours)
         links = lsh.bucket_links(lsh.Buckets(members, starts, run_lengths), labels, accept)
         reference = np.sort(lsh.pairs_in_runs(members, starts, run_lengths), axis=1)
     assert likes[links[:, 0], links[:, 1]].all()
@@ -269,8 +273,11 @@ def test_bucket_links_connect_what_all_pairs_connect(
     assert (found[wanted[:, 0]] == found[wanted[:, 1]]).all()
     if max(lengths) <= largest_small:
         assert found.tolist() == merge_components(labels, wanted).tolist()
-    every = sum(k * (k - 1) // 2 for k in lengths)
-    assert sum(verified) <= every
+    all_pairs = sum(k * (k - 1) // 2 for k in lengths)
+    bounded = sum(
+        k * (k - 1) // 2 if k <= largest_small else k * (2 * neighbours + 2) for k in lengths
+    )
+    assert sum(verified) <= min(all_pairs, bounded)
 
 
 def test_bucket_links_verify_one_pair_per_copy_where_copies_agree():
@@ -285,6 +292,25 @@ def test_bucket_links_verify_one_pair_per_copy_where_copies_agree():
     links = lsh.bucket_links(buckets, np.arange(100), accept)
     assert sum(verified) == 99 and len(links) == 99
     assert (merge_components(np.arange(100), links) == 0).all()
+
+
+def test_bucket_links_try_a_bounded_number_of_rows_in_a_large_bucket():
+    """200 rows none of which is like another: the head tries each once, and each row left
+    out its LOOSE_NEIGHBOURS later neighbours, not all 199 others (19,900 pairs)."""
+    members = np.arange(200, dtype=np.int64)
+    buckets = lsh.Buckets(members, np.array([0]), np.array([200]))
+    asked = []
+
+    def accept(pairs):
+        asked.append(pairs)
+        return np.zeros(len(pairs), dtype=np.bool_)
+
+    assert len(lsh.bucket_links(buckets, np.arange(200), accept)) == 0
+    pairs = np.concatenate(asked)
+    w = lsh.LOOSE_NEIGHBOURS
+    expected = {(0, b) for b in range(1, 200)}
+    expected |= {(a, b) for a in range(1, 200) for b in range(a + 1, min(a + w + 1, 200))}
+    assert sorted(map(tuple, pairs.tolist())) == sorted(expected)
 
 
 def test_rejected_pairs_are_asked_once_across_bands():
