@@ -21,6 +21,30 @@ def test_stable_argsort_is_numpys_stable_sort(values):
     assert stable_argsort(values).tolist() == np.argsort(values, kind="stable").tolist()
 
 
+@settings(max_examples=60, deadline=None)
+@given(
+    count=st.integers(4_096, 40_000),
+    ties=st.floats(0.0, 0.5),
+    neighbours=st.integers(0, 200),
+    signed=st.booleans(),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_stable_argsort_of_many_wide_keys_is_numpys(count, ties, neighbours, signed, seed):
+    """Enough keys for the packed value sort: hashed keys, some equal, some differing from
+    another only in the low bits that give way to the index (re-sorted runs), as int64 too."""
+    rng = np.random.default_rng(seed)
+    values = rng.integers(0, 2**63, count, dtype=np.int64).astype(np.uint64) << np.uint64(1)
+    copies = rng.integers(0, count, int(count * ties))
+    values[copies] = values[rng.integers(0, count, len(copies))]
+    near = rng.integers(0, count, neighbours)
+    flips = rng.integers(1, 4096, neighbours).astype(np.uint64)
+    values[near] = values[rng.integers(0, count, neighbours)] ^ flips
+    if signed:
+        values = (values >> np.uint64(1)).view(np.int64)
+        values[: neighbours // 50] *= -1  # a negative key: the quicksort's way
+    assert stable_argsort(values).tolist() == np.argsort(values, kind="stable").tolist()
+
+
 @settings(max_examples=100, deadline=None)
 @given(values=keys)
 def test_runs_and_unique_agree_with_numpy(values):

@@ -70,13 +70,19 @@ def stable_argsort(values: np.ndarray) -> I64:
     """``np.argsort(values, kind="stable")`` of a 1-d array, faster for wide keys.
 
     numpy sorts 64-bit keys stably by merging (76 ms for 800,000 random uint64 here) but
-    unstably by a vectorised quicksort (20 ms). This takes the quicksort's order and puts the
-    indices of every run of equal keys back in ascending order, by one sort of the few
-    elements that have equal neighbours: the same indices as the stable sort, in either case.
+    unstably by a vectorised quicksort (20 ms). Unsigned (or non-negative signed) 64-bit keys
+    are sorted as values instead (:func:`_packed_argsort`, 4x quicker than either argsort);
+    others take the quicksort's order and put the indices of every run of equal keys back in
+    ascending order, by one sort of the few elements that have equal neighbours. The same
+    indices as the stable sort, in every case.
 
     >>> stable_argsort(np.array([3, 1, 3, 3, 1], dtype=np.uint64)).tolist()
     [1, 4, 0, 2, 3]
     """
+    if len(values) >= _PACKED_MIN and values.dtype in (np.uint64, np.int64):
+        order = _packed_argsort(values)
+        if order is not None:
+            return order
     order = np.argsort(values, kind="quicksort")
     if len(order) < 2:
         return order.astype(np.int64, copy=False)
@@ -101,4 +107,57 @@ def stable_argsort(values: np.ndarray) -> I64:
     np.remainder(codes, np.int64(len(order)), out=codes)
     order = order.astype(np.int64, copy=False)  # argsort's own array: changed in place
     order[slots] = codes
+    return order
+
+
+#: Below this many keys :func:`stable_argsort` does not try :func:`_packed_argsort` (the few
+#: extra passes outweigh what the value sort saves).
+_PACKED_MIN = 4_096
+
+
+def _packed_argsort(values: np.ndarray) -> I64 | None:
+    """The stable argsort of 64-bit keys (``None`` for negative ones, or where the keys are too
+    narrow for it to pay), from one sort of values: each key's low bits give way to its index,
+    so that a vectorised value sort (3.6 million random uint64: 36 ms, where numpy's argsort
+    takes 180 and its stable one 520) orders the keys by their high bits and ties by index.
+    Keys that differ in the low bits only then share a run of equal high bits: those runs are
+    re-sorted by the whole key, stably (a rare pair for hashed keys: 3.6 million keys with 22
+    bits given way share their other 42 with a chance of ~1 in a million each).
+
+    >>> keys = np.arange(5000, dtype=np.uint64) * np.uint64(0x9E3779B97F4A7C15)
+    >>> keys[:3] = [7 << 40, 1, 7 << 40]  # a tie, and a key of 1 beside 0 << 13 | slot
+    >>> (_packed_argsort(keys) == np.argsort(keys, kind="stable")).all()
+    np.True_
+    >>> _packed_argsort(keys % np.uint64(100)) is None  # narrow keys: not this way
+    True
+    """
+    if values.dtype == np.int64:
+        if values.min() < 0:
+            return None
+        values = values.view(np.uint64)
+    count = len(values)
+    bits = max(1, (count - 1).bit_length())
+    low = np.uint64((1 << bits) - 1)
+    packed = values & ~low
+    packed |= np.arange(count, dtype=np.uint64)
+    packed.sort()
+    np.bitwise_and(packed, low, out=packed)
+    order = packed.view(np.int64)
+    whole = values[order]
+    high = whole & ~low
+    # Neighbours that share their high bits but not their keys: their runs are re-sorted.
+    split = high[1:] == high[:-1]
+    split &= whole[1:] != whole[:-1]
+    if not split.any():
+        return order
+    run = np.cumsum(first_of_runs(high))
+    del high
+    mixed = np.zeros(int(run[-1]) + 1, dtype=np.bool_)
+    mixed[run[1:][split]] = True
+    slots = np.flatnonzero(mixed[run])
+    if len(slots) > count // 8:
+        return None  # narrow keys (small codes): the quicksort's way is quicker
+    # The slots of mixed runs are in the order of their high bits and, inside a run, of their
+    # index: a stable sort of their whole keys keeps both where keys are equal.
+    order[slots] = order[slots[np.argsort(whole[slots], kind="stable")]]
     return order
