@@ -30,13 +30,25 @@ SCREEN_TAIL = 1e-12
 
 def estimated_jaccard(signatures: U32, pairs: npt.NDArray[np.int64], threads: int = 1) -> F64:
     """Estimated Jaccard similarity of each pair of rows of ``signatures`` (chunks of pairs on
-    up to ``threads`` threads)."""
+    up to ``threads`` threads).
+
+    Each thread gathers its chunks' rows into two arrays of its own, made once: a fresh pair of
+    arrays per chunk, and the gather of a memory-mapped file's rows through ``np.memmap``'s
+    indexing, took the x100 paragraph linking's 31 million estimates 7.7 s instead of 5.2-5.7.
+    """
     out = np.empty(len(pairs), dtype=np.float64)
+    rows = np.asarray(signatures)  # a plain view of a mapped file's array: no subclass per gather
 
     def share(bounds: Bounds) -> None:
+        size = max(end - begin for begin, end in bounds)
+        left = np.empty((size, rows.shape[1]), dtype=rows.dtype)
+        right = np.empty_like(left)
         for begin, end in bounds:
-            left, right = pairs[begin:end, 0], pairs[begin:end, 1]
-            out[begin:end] = row_similarity(signatures[left], signatures[right])
+            count = end - begin
+            # "clip": the rows are valid, and "raise" would gather through a buffer first.
+            np.take(rows, pairs[begin:end, 0], axis=0, out=left[:count], mode="clip")
+            np.take(rows, pairs[begin:end, 1], axis=0, out=right[:count], mode="clip")
+            out[begin:end] = row_similarity(left[:count], right[:count])
 
     chunks = [(b, min(b + _CHUNK_PAIRS, len(pairs))) for b in range(0, len(pairs), _CHUNK_PAIRS)]
     for_each_share(chunks, share, threads)
