@@ -137,6 +137,8 @@ def _packed_argsort(values: np.ndarray) -> I64 | None:
         values = values.view(np.uint64)
     count = len(values)
     bits = max(1, (count - 1).bit_length())
+    if int(values.max()) >> bits < 256:
+        return None  # narrow keys (labels, small codes): runs of equal high bits everywhere
     low = np.uint64((1 << bits) - 1)
     packed = values & ~low
     packed |= np.arange(count, dtype=np.uint64)
@@ -144,19 +146,23 @@ def _packed_argsort(values: np.ndarray) -> I64 | None:
     np.bitwise_and(packed, low, out=packed)
     order = packed.view(np.int64)
     whole = values[order]
-    high = whole & ~low
-    # Neighbours that share their high bits but not their keys: their runs are re-sorted.
-    split = high[1:] == high[:-1]
-    split &= whole[1:] != whole[:-1]
-    if not split.any():
+    # Neighbours whose keys differ in the low bits only (their XOR is within them): the runs
+    # of their high bits are re-sorted. ``whole`` ascends by those bits, so a run's bounds are
+    # two searches, for the smallest and largest key with its high bits.
+    change = whole[1:] ^ whole[:-1]
+    split = np.flatnonzero((change <= low) & (change != 0))
+    del change
+    if not len(split):
         return order
-    run = np.cumsum(first_of_runs(high))
-    del high
-    mixed = np.zeros(int(run[-1]) + 1, dtype=np.bool_)
-    mixed[run[1:][split]] = True
-    slots = np.flatnonzero(mixed[run])
-    if len(slots) > count // 8:
-        return None  # narrow keys (small codes): the quicksort's way is quicker
+    high = whole[split] & ~low
+    high = high[first_of_runs(high)]  # each run once (the splits ascend)
+    firsts = np.searchsorted(whole, high, side="left")
+    lengths = np.searchsorted(whole, high | low, side="right") - firsts
+    if int(lengths.sum()) > count // 8:
+        return None  # keys too narrow after all: the quicksort's way is quicker
+    # The slots of those runs, run after run: each run's first slot, then one more at a time.
+    slots = np.repeat(firsts - (np.cumsum(lengths) - lengths), lengths)
+    slots += np.arange(len(slots), dtype=np.int64)
     # The slots of mixed runs are in the order of their high bits and, inside a run, of their
     # index: a stable sort of their whole keys keeps both where keys are equal.
     order[slots] = order[slots[np.argsort(whole[slots], kind="stable")]]
