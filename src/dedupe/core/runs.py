@@ -113,6 +113,8 @@ def stable_argsort(values: np.ndarray) -> I64:
 #: Below this many keys :func:`stable_argsort` does not try :func:`_packed_argsort` (the few
 #: extra passes outweigh what the value sort saves).
 _PACKED_MIN = 4_096
+#: :func:`_packed_argsort` makes and checks its keys this many at a time (8 MB of scratch).
+_PACKED_CHUNK = 1 << 20
 
 
 def _packed_argsort(values: np.ndarray) -> I64 | None:
@@ -140,30 +142,44 @@ def _packed_argsort(values: np.ndarray) -> I64 | None:
     if int(values.max()) >> bits < 256:
         return None  # narrow keys (labels, small codes): runs of equal high bits everywhere
     low = np.uint64((1 << bits) - 1)
-    packed = values & ~low
-    packed |= np.arange(count, dtype=np.uint64)
+    high_mask = ~low
+    packed = np.arange(count, dtype=np.uint64)
+    scratch = np.empty(min(count, _PACKED_CHUNK), dtype=np.uint64)
+    for begin in range(0, count, _PACKED_CHUNK):
+        part = scratch[: min(_PACKED_CHUNK, count - begin)]
+        np.bitwise_and(values[begin : begin + len(part)], high_mask, out=part)
+        packed[begin : begin + len(part)] |= part
+    del scratch
     packed.sort()
+    # Neighbours with equal high bits whose whole keys differ: their runs are re-sorted. Found
+    # a chunk at a time, so that no key-long array is made beside ``packed`` (each band's
+    # sort at x100 would hold 29 MB more for each).
+    split_parts = []
+    for begin in range(0, count - 1, _PACKED_CHUNK):
+        end = min(begin + _PACKED_CHUNK, count - 1)
+        # Equal high bits: the XOR of neighbours is within the low bits (their indices).
+        same = np.flatnonzero((packed[begin + 1 : end + 1] ^ packed[begin:end]) <= low) + begin
+        if len(same):
+            earlier = values[(packed[same] & low).view(np.int64)]
+            later = values[(packed[same + 1] & low).view(np.int64)]
+            split_parts.append(same[earlier != later])
+    split = np.concatenate(split_parts) if split_parts else np.empty(0, dtype=np.int64)
+    if len(split):
+        # ``packed`` ascends by the high bits: a run's bounds are two searches.
+        high = packed[split] & high_mask
+        high = high[first_of_runs(high)]  # each run once (the splits ascend)
+        firsts = np.searchsorted(packed, high, side="left")
+        lengths = np.searchsorted(packed, high | low, side="right") - firsts
+        if int(lengths.sum()) > count // 8:
+            return None  # keys too narrow after all: the quicksort's way is quicker
     np.bitwise_and(packed, low, out=packed)
     order = packed.view(np.int64)
-    whole = values[order]
-    # Neighbours whose keys differ in the low bits only (their XOR is within them): the runs
-    # of their high bits are re-sorted. ``whole`` ascends by those bits, so a run's bounds are
-    # two searches, for the smallest and largest key with its high bits.
-    change = whole[1:] ^ whole[:-1]
-    split = np.flatnonzero((change <= low) & (change != 0))
-    del change
     if not len(split):
         return order
-    high = whole[split] & ~low
-    high = high[first_of_runs(high)]  # each run once (the splits ascend)
-    firsts = np.searchsorted(whole, high, side="left")
-    lengths = np.searchsorted(whole, high | low, side="right") - firsts
-    if int(lengths.sum()) > count // 8:
-        return None  # keys too narrow after all: the quicksort's way is quicker
     # The slots of those runs, run after run: each run's first slot, then one more at a time.
     slots = np.repeat(firsts - (np.cumsum(lengths) - lengths), lengths)
     slots += np.arange(len(slots), dtype=np.int64)
     # The slots of mixed runs are in the order of their high bits and, inside a run, of their
     # index: a stable sort of their whole keys keeps both where keys are equal.
-    order[slots] = order[slots[np.argsort(whole[slots], kind="stable")]]
+    order[slots] = order[slots[np.argsort(values[order[slots]], kind="stable")]]
     return order
