@@ -47,7 +47,7 @@ def test_large_buckets_stay_connected_and_linear():
     n = MAX_BUCKET_PAIRS * 10
     keys = np.zeros((n, 2), dtype=np.uint64)
     pairs = pairs_sharing_keys(keys)
-    assert len(pairs) < 3 * n
+    assert len(pairs) < (lsh.LOOSE_NEIGHBOURS + 2) * n
     labels = connected_components(n, pairs)
     assert (labels == 0).all()
 
@@ -93,7 +93,7 @@ def test_band_keys_all_bands_at_once_equal_one_band_at_a_time(units, bands, rows
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_band_pair_pieces_are_the_band_pairs_cut_at_buckets(max_pairs, seed):
     rng = np.random.default_rng(seed)
-    # Small buckets and a few larger than MAX_BUCKET_PAIRS (chain and star links).
+    # Small buckets and a few larger than LOOSE_ALL_PAIRS (neighbours and star links).
     column = rng.integers(0, 40, size=600).astype(np.uint64)
     column[rng.random(600) < 0.4] = 7
     rows = np.sort(rng.choice(5000, size=600, replace=False))
@@ -200,30 +200,29 @@ def test_connected_components_are_union_finds(n, edges):
 
 
 @settings(max_examples=150, deadline=None)
-@given(st.lists(st.integers(1, 9), max_size=25), st.integers(2, 6), st.randoms())
+@given(st.lists(st.integers(1, 9), max_size=25), st.integers(2, 6), st.integers(1, 3), st.randoms())
 def test_pairs_in_runs_are_every_pair_of_a_small_run_and_links_of_a_large_one(
-    lengths, largest_small, random
+    lengths, largest_small, neighbours, random
 ):
-    original = lsh.MAX_BUCKET_PAIRS
-    lsh.MAX_BUCKET_PAIRS = largest_small  # runs above it get a chain and a star
-    try:
-        order = list(range(sum(lengths)))
-        random.shuffle(order)
-        run_lengths = np.array(lengths, dtype=np.int64)
-        run_starts = np.cumsum(run_lengths) - run_lengths
-        pairs = lsh.pairs_in_runs(np.array(order, dtype=np.int64), run_starts, run_lengths)
-    finally:
-        lsh.MAX_BUCKET_PAIRS = original
-    small, chain, star = [], [], []
+    order = list(range(sum(lengths)))
+    random.shuffle(order)
+    run_lengths = np.array(lengths, dtype=np.int64)
+    run_starts = np.cumsum(run_lengths) - run_lengths
+    pairs = lsh.pairs_in_runs(
+        np.array(order, dtype=np.int64), run_starts, run_lengths, largest_small, neighbours
+    )
+    small, near, star = [], {k: [] for k in range(1, neighbours + 1)}, []
     for start, length in zip(run_starts.tolist(), lengths, strict=True):
         slots = range(start, start + length)
         if length <= largest_small:
             small += [(order[a], order[b]) for a, b in itertools.combinations(slots, 2)]
         else:
-            chain += [(order[a], order[a + 1]) for a in slots[:-1]]
+            for k in near:
+                near[k] += [(order[a], order[a + k]) for a in slots if a + k < start + length]
             star += [(order[start], order[a]) for a in slots[1:]]
-    assert pairs.dtype == np.int64 and pairs.shape == (len(small + chain + star), 2)
-    assert [tuple(p) for p in pairs.tolist()] == small + chain + star
+    expected = small + [pair for k in near for pair in near[k]] + star
+    assert pairs.dtype == np.int64 and pairs.shape == (len(expected), 2)
+    assert [tuple(p) for p in pairs.tolist()] == expected
 
 
 @settings(max_examples=300, deadline=None)
@@ -239,10 +238,10 @@ def test_bucket_links_connect_what_all_pairs_connect(
     lengths, components, share, largest_small, neighbours, seed
 ):
     """Whatever the bucket sizes, existing components and accepted share, the links connect
-    what the accepted pairs of :func:`pairs_in_runs` connect (all pairs of a small bucket, a
-    chain and a star in a large one): exactly that where every bucket is small. Only accepted
-    pairs are links, never more pairs are verified than all pairs of the buckets, and in a
-    large bucket no more than the head's and 2 * LOOSE_NEIGHBOURS + 1 a row."""
+    exactly what the accepted pairs of :func:`candidate_pairs_in_runs` connect (all pairs of a
+    small bucket, neighbours and a star in a large one). Only accepted pairs are links, never
+    more pairs are verified than all pairs of the buckets, and in a large bucket no more than
+    the head's and 2 * LOOSE_NEIGHBOURS + 1 a row."""
     rng = np.random.default_rng(seed)
     n = sum(lengths) + 3
     run_lengths = np.array(lengths, dtype=np.int64)
@@ -265,14 +264,12 @@ def test_bucket_links_connect_what_all_pairs_connect(
         patch.setattr(lsh, "LOOSE_ALL_PAIRS", largest_small)
         patch.setattr(lsh, "LOOSE_NEIGHBOURS", neighbours)
         links = lsh.bucket_links(lsh.Buckets(members, starts, run_lengths), labels, accept)
-        reference = np.sort(lsh.pairs_in_runs(members, starts, run_lengths), axis=1)
+        reference = np.sort(lsh.candidate_pairs_in_runs(members, starts, run_lengths), axis=1)
     assert likes[links[:, 0], links[:, 1]].all()
     found = merge_components(labels, links)
     reference = reference[reference[:, 0] != reference[:, 1]]
     wanted = reference[likes[reference[:, 0], reference[:, 1]]]
-    assert (found[wanted[:, 0]] == found[wanted[:, 1]]).all()
-    if max(lengths) <= largest_small:
-        assert found.tolist() == merge_components(labels, wanted).tolist()
+    assert found.tolist() == merge_components(labels, wanted).tolist()
     all_pairs = sum(k * (k - 1) // 2 for k in lengths)
     bounded = sum(
         k * (k - 1) // 2 if k <= largest_small else k * (2 * neighbours + 2) for k in lengths

@@ -27,8 +27,8 @@ from dedupe.core.verify import estimated_jaccard
 
 I64 = npt.NDArray[np.int64]
 
-# A bucket with more members than this (thousands of copies of one page) is linked as a chain
-# and a star instead of all pairs: enough for connected components, and linear in the size.
+# :func:`pairs_in_runs` pairs every member of a run of up to this many (the shingles that
+# paragraphs of one document share, core.repeats) and links a longer one as a chain and a star.
 MAX_BUCKET_PAIRS = 64
 #: :func:`bucket_links` tries a row that did not join its bucket's head against every other row
 #: of a bucket of up to this many rows, and in a larger one against the LOOSE_NEIGHBOURS rows on
@@ -138,17 +138,26 @@ def selected_band_key(signatures: U32, band: int, rows: int, selected: I64) -> U
     return keys
 
 
-def pairs_in_runs(order: I64, run_starts: I64, run_lengths: I64) -> I64:
-    """All pairs inside each run of ``order`` (runs up to MAX_BUCKET_PAIRS members), chain and
-    star links inside longer runs. The runs tile ``order``; a pair lists the earlier slot first.
+def pairs_in_runs(
+    order: I64,
+    run_starts: I64,
+    run_lengths: I64,
+    all_pairs_up_to: int | None = None,
+    neighbours: int = 1,
+) -> I64:
+    """All pairs inside each run of ``order`` of up to ``all_pairs_up_to`` members (None:
+    MAX_BUCKET_PAIRS); inside a longer run each member with the ``neighbours`` members after it
+    (a chain where 1) and with the run's first member (a star). The runs tile ``order``; a pair
+    lists the earlier slot first.
 
     Each slot of a small run is repeated once per later slot of its run, so the work is linear
     in the number of pairs: one pass over the pairs, not one pass over every slot per offset
     (63 passes over 800,000 paragraph slots per band at x10).
     """
+    largest_small = MAX_BUCKET_PAIRS if all_pairs_up_to is None else all_pairs_up_to
     slots = np.arange(len(order), dtype=np.int64)
     run_end = np.repeat(run_starts + run_lengths, run_lengths)
-    is_small = np.repeat(run_lengths <= MAX_BUCKET_PAIRS, run_lengths)
+    is_small = np.repeat(run_lengths <= largest_small, run_lengths)
     later = np.where(is_small, run_end - slots - 1, 0)
     first = np.repeat(slots, later)
     step = np.arange(1, len(first) + 1, dtype=np.int64) - np.repeat(np.cumsum(later) - later, later)
@@ -156,18 +165,28 @@ def pairs_in_runs(order: I64, run_starts: I64, run_lengths: I64) -> I64:
     large = ~is_small
     if large.any():
         head = np.repeat(run_starts, run_lengths)
-        nxt = slots + 1
-        chain = large & (nxt < run_end)
-        chunks.append(np.stack([order[slots[chain]], order[nxt[chain]]], axis=1))
+        for offset in range(1, neighbours + 1):
+            other = slots + offset
+            near = large & (other < run_end)
+            chunks.append(np.stack([order[slots[near]], order[other[near]]], axis=1))
         star = large & (slots != head)
         chunks.append(np.stack([order[head[star]], order[slots[star]]], axis=1))
     return np.concatenate(chunks).astype(np.int64, copy=False)
 
 
+def candidate_pairs_in_runs(order: I64, run_starts: I64, run_lengths: I64) -> I64:
+    """The candidate pairs of LSH buckets (runs of ``order``): all pairs of a bucket of up to
+    LOOSE_ALL_PAIRS rows, and in a larger one each row with its LOOSE_NEIGHBOURS next rows and
+    with the first. :func:`bucket_links` connects exactly what the accepted ones of these
+    connect, so the engines that list pairs and those that link buckets agree."""
+    return pairs_in_runs(order, run_starts, run_lengths, LOOSE_ALL_PAIRS, LOOSE_NEIGHBOURS)
+
+
 def band_pairs(column: U64, rows: I64, labels: I64 | None = None) -> I64:
     """Candidate pairs of one band: ``rows[i]`` and ``rows[j]`` share the key ``column[i] ==
-    column[j]``. All pairs of a bucket of up to MAX_BUCKET_PAIRS rows, chain and star links in a
-    larger one; each pair once, the row that comes first in ``rows`` first. Given component
+    column[j]``: :func:`candidate_pairs_in_runs` of its buckets (all pairs of a bucket of up to
+    LOOSE_ALL_PAIRS rows, neighbours and a star in a larger one), the row that comes first in
+    ``rows`` first. Given component
     ``labels`` (per row of the whole table), buckets whose rows all share one label are
     skipped: they hold no pair that could join two components.
 
@@ -238,7 +257,7 @@ def bucket_pair_pieces(
     """The pairs of ``buckets`` (see :func:`band_pair_pieces`), leaving out the buckets whose
     rows all have one label in ``labels``."""
     for piece in bucket_pieces(buckets, labels, max_pairs):
-        yield pairs_in_runs(piece.members, piece.starts, piece.lengths)
+        yield candidate_pairs_in_runs(piece.members, piece.starts, piece.lengths)
 
 
 def bucket_pieces(
@@ -262,9 +281,9 @@ def bucket_pieces(
     if max_pairs is None:
         yield Buckets(members, starts, lengths)
         return
-    # Pairs each bucket gives: all of a small one, a chain and a star in a large one.
-    small = lengths <= MAX_BUCKET_PAIRS
-    counts = np.where(small, lengths * (lengths - 1) // 2, 2 * lengths - 2)
+    # Pairs each bucket gives: all of a small one, neighbours and a star in a large one.
+    small = lengths <= LOOSE_ALL_PAIRS
+    counts = np.where(small, lengths * (lengths - 1) // 2, (LOOSE_NEIGHBOURS + 1) * lengths)
     ends = np.cumsum(counts)
     cuts = np.searchsorted(ends, np.arange(max_pairs, int(ends[-1]), max_pairs), side="left")
     bounds = np.unique(np.r_[0, cuts + 1, len(lengths)])
@@ -279,7 +298,7 @@ def bucket_links(
     buckets: Buckets, labels: I64, accept: Callable[[I64], npt.NDArray[np.bool_]]
 ) -> I64:
     """The pairs of ``buckets`` that ``accept`` confirms, enough of them to connect what every
-    confirmed pair of :func:`pairs_in_runs` connects, found by verifying far fewer.
+    confirmed pair of :func:`candidate_pairs_in_runs` connects, found by verifying far fewer.
 
     Each bucket's first row (its head) is tried against one row of each other component
     (``labels``) in the bucket, and a confirmed pair joins that whole component to the head.
@@ -289,9 +308,11 @@ def bucket_links(
     a bucket of ``k`` rows costs ``k - 1`` verifications, not ``k (k - 1) / 2`` (the x100
     benchmark's 100 copies of an article: 99 instead of 4,950). In a bucket beyond
     LOOSE_ALL_PAIRS rows a row left out is tried against the LOOSE_NEIGHBOURS rows on either
-    side of it and the head only, which connects at least what the chain and star of
-    :func:`pairs_in_runs` connect, with at most ``2 * LOOSE_NEIGHBOURS + 1`` verifications a
-    row. A pair lists its smaller row first.
+    side of it and the head only (at most ``2 * LOOSE_NEIGHBOURS + 1`` verifications a row):
+    every candidate pair of such a bucket is then tried or joins rows already joined, so the
+    components are again exactly those of the candidates, whatever the labels were when the
+    bucket came (the same in every engine and order of buckets). A pair lists its smaller row
+    first.
 
     >>> buckets = Buckets(np.array([0, 1, 2, 3]), np.array([0]), np.array([4]))
     >>> next_rows = lambda pairs: pairs[:, 1] - pairs[:, 0] == 1
