@@ -234,7 +234,7 @@ def test_pairs_in_runs_are_every_pair_of_a_small_run_and_links_of_a_large_one(
     st.integers(1, 4),
     st.integers(0, 2**32 - 1),
 )
-def test_bucket_links_connect_what_all_pairs_connect(
+def test_bucket_links_connect_what_their_candidate_pairs_connect(
     lengths, components, share, largest_small, neighbours, seed
 ):
     """Whatever the bucket sizes, existing components and accepted share, the links connect
