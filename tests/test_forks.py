@@ -17,7 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dedupe.core.parallel import split_shares
-from dedupe.forks import ForkedCall, ForkedShares, can_fork
+from dedupe.forks import ForkedCall, ForkedShares, ParkedCall, can_fork
 
 needs_fork = pytest.mark.skipif(
     not sys.platform.startswith("linux"), reason="shares are forked on Linux only"
@@ -182,7 +182,7 @@ def _record_pass_two(folder: Path, fail_in_child: bool = False, units_fail: bool
     from dedupe import api, unit_previews
 
     parent, original = os.getpid(), api._pass_two
-    write_units = unit_previews.UnitPreviews._write
+    write_units = unit_previews.UnitPreviews._cut
 
     def note(line: str) -> None:
         with (folder / "calls").open("a") as calls:
@@ -205,7 +205,7 @@ def _record_pass_two(folder: Path, fail_in_child: bool = False, units_fail: bool
         write_units(self, *args)
 
     api._pass_two = noted
-    unit_previews.UnitPreviews._write = units_noted
+    unit_previews.UnitPreviews._cut = units_noted
 
 
 def _calls(folder: Path) -> list[str]:
@@ -311,3 +311,81 @@ def test_objects_stay_frozen_while_a_child_shares_them_and_thaw_after() -> None:
         os.close(write)
     assert frozen > 0  # the cycle collector left the shared pages alone while the child ran
     assert gc.get_freeze_count() == 0  # handed back once no child shares them
+
+
+# --- a child parked early -------------------------------------------------------------------
+
+
+def _check_parked_call(folder: Path) -> None:
+    assert can_fork(), "a fresh interpreter runs no other thread"
+    marker = folder / "told"
+    made_after = []
+
+    def job(message: bytes) -> None:
+        marker.write_bytes(message + f" {len(made_after)}".encode())
+
+    with ParkedCall(job) as call:
+        assert call.park()
+        made_after.append(1)  # after the fork: the child does not see it
+        assert not call.wait()  # never told: nothing to wait for
+        assert not marker.exists()
+        assert call.go(b"cut these") and not call.go(b"twice")
+        assert call.wait()
+    assert marker.read_bytes() == b"cut these 0"
+    # A child parked and never told is killed on leaving, and reaped.
+    marker.unlink()
+    with ParkedCall(job) as call:
+        assert call.park()
+    assert not marker.exists() and not call.go(b"late")
+    with pytest.raises(ChildProcessError):
+        os.waitpid(-1, os.WNOHANG)
+    # One that dies before it is told: go() says so, and nothing waits for it.
+    with ParkedCall(job) as call:
+        assert call.park()
+        call.stop()
+        assert not call.go(b"gone") and not call.wait()
+    # A job that fails: wait() says so (the caller does the work its own way).
+    with ParkedCall(lambda message: 1 / 0) as call:
+        assert call.park() and call.go(b"") and not call.wait()
+
+
+def _check_parked_child_leaves_without_its_parent(folder: Path) -> None:
+    """A parked child whose parent dies without telling it (killed: no exit handlers) leaves by
+    itself within ParkedCall.POLL_S, though another process still holds the pipe's write
+    end."""
+    read, write = os.pipe()
+    middle = os.fork()
+    if middle == 0:  # the parent of the parked child
+        os.close(read)
+        ParkedCall.POLL_S = 0.05
+        call = ParkedCall(lambda message: None)
+        call.park()
+        os.write(write, str(call._pid).encode())
+        os.close(write)
+        os.kill(os.getpid(), 9)
+    os.close(write)
+    parked = int(os.read(read, 20))
+    os.close(read)
+    os.waitpid(middle, 0)
+    import time
+
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        try:
+            status = Path(f"/proc/{parked}/status").read_text()
+        except OSError:
+            return  # gone and reaped
+        if "\nState:\tZ" in status:
+            return  # exited; whoever adopted it has not reaped it yet
+        time.sleep(0.05)
+    raise AssertionError("the parked child outlived its parent")
+
+
+@needs_fork
+def test_a_parked_call_runs_when_told_and_only_then(tmp_path: Path) -> None:
+    _in_fresh_process(_check_parked_call, tmp_path)
+
+
+@needs_fork
+def test_a_parked_child_leaves_when_its_parent_dies(tmp_path: Path) -> None:
+    _in_fresh_process(_check_parked_child_leaves_without_its_parent, tmp_path)

@@ -7,6 +7,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from dedupe import unit_previews
+from dedupe.forks import can_fork
 from dedupe.records import Origin, Record, Skipped
 from dedupe.result import ClusterTable
 from dedupe.unit_previews import Blank, TableTexts, UnitPreviews, _IndexStretch, unit_keys
@@ -27,11 +29,13 @@ def _record(position: int, text: str) -> Record:
     ),
     st.integers(1, 8),
     st.sampled_from([1, 2, 3, 1 << 16]),
+    st.integers(1, 4),
 )
-def test_previews_are_the_cut_paragraphs(tmp_path_factory, documents, limit, stretch):
-    """Written in-process (a child runs the same code), every paragraph reads back as its
-    text cut at ``limit`` characters; lone surrogates survive; other keys read as "". The
-    index is written a ``stretch`` of paragraphs at a time (at least one record's)."""
+def test_previews_are_the_cut_paragraphs(tmp_path_factory, documents, limit, stretch, chunk):
+    """Stored and cut in-process (a child runs the same code), every paragraph reads back as
+    its text cut at ``limit`` characters; lone surrogates survive; other keys read as "". The
+    spans come ``chunk`` paragraphs at a time, the child reads the keys ``chunk`` at a time
+    and writes the index a ``stretch`` of paragraphs at a time (at least one record's)."""
     records: list[Record | Skipped] = []
     positions, starts, ends, expected = [], [], [], []
     for position, (text, spans) in enumerate(documents):
@@ -48,7 +52,11 @@ def test_previews_are_the_cut_paragraphs(tmp_path_factory, documents, limit, str
     folder = tmp_path_factory.mktemp("units")
     with pytest.MonkeyPatch.context() as patch, UnitPreviews(limit, folder) as previews:
         patch.setattr(_IndexStretch, "STRETCH", stretch)
-        previews._write(lambda: tuple(arrays), iter(records))
+        patch.setattr(unit_previews, "KEY_CHUNK", chunk)
+        chunks = [tuple(a[i : i + chunk] for a in arrays) for i in range(0, len(expected), chunk)]
+        total = previews.store(iter(chunks))
+        assert total == len(expected)
+        previews._cut(total, iter(records))
         previews.load()
         keys = unit_keys(arrays[0], arrays[1])
         assert previews.read(keys) == expected
@@ -69,7 +77,7 @@ def test_members_read_through_their_table(tmp_path):
         np.array([34, 21]),
     )
     with UnitPreviews(6, tmp_path) as previews:
-        previews._write(lambda: (positions, starts, ends), iter([_record(0, text)]))
+        previews._cut(previews.store([(positions, starts, ends)]), iter([_record(0, text)]))
         previews.load()
         texts = previews.texts(table)
         assert isinstance(texts, TableTexts)
@@ -82,7 +90,33 @@ def test_members_read_through_their_table(tmp_path):
 def test_records_that_end_too_soon_fail_the_child(tmp_path):
     with UnitPreviews(5, tmp_path) as previews, pytest.raises(ValueError, match="ended"):
         spans = (np.array([3]), np.array([0]), np.array([4]))
-        previews._write(lambda: spans, iter([_record(0, "abc")]))
+        previews._cut(previews.store([spans]), iter([_record(0, "abc")]))
+
+
+def test_keys_that_cannot_hold_a_span_tell_no_child(tmp_path):
+    """A position from 2**31 or a start from 2**32 does not fit a key: the parked child is
+    stopped, not told, and the previews are cut in pass two instead."""
+    for spans in (
+        (np.array([1 << 31]), np.array([0]), np.array([4])),
+        (np.array([0]), np.array([1 << 32]), np.array([(1 << 32) + 4])),
+    ):
+        with UnitPreviews(5, tmp_path) as previews:
+            if can_fork():
+                assert previews.park(lambda: iter([]))
+            assert not previews.start([spans])
+            assert not previews.wait()
+
+
+@pytest.mark.skipif(not can_fork(), reason="forks only on Linux, with no other thread")
+def test_a_parked_child_cuts_the_previews_it_is_told_of(tmp_path):
+    text = "First paragraph here.\n\nSecond one."
+    records = [_record(0, "skipped"), _record(1, text)]
+    with UnitPreviews(6, tmp_path) as previews:
+        assert previews.park(lambda: iter(records))
+        spans = (np.array([1, 1]), np.array([0, 23]), np.array([21, 34]))
+        assert previews.start(iter([spans]))
+        assert previews.wait()
+        assert previews.read(unit_keys([1, 1, 0], [23, 0, 0])) == ["Second", "First ", ""]
 
 
 def test_blank_texts_are_empty_strings():

@@ -19,7 +19,7 @@ from dedupe.config import ScanConfig
 from dedupe.core import clean
 from dedupe.core.clean import remove_spans
 from dedupe.errors import ConfigError
-from dedupe.pipeline import PassOne, Progress, analyse, default_jobs
+from dedupe.pipeline import PassOne, Progress, SpanChunks, analyse, default_jobs
 from dedupe.records import Origin, Record, Skipped
 from dedupe.result import (
     Analysis,
@@ -598,14 +598,16 @@ def scan_path(
         with contextlib.ExitStack() as stack:
             # Where forking is safe, a child cuts the preview of every paragraph while this
             # process links (dedupe.unit_previews), so that clusters.jsonl is formatted by
-            # forked children while this process writes the cleaned copies.
+            # forked children while this process writes the cleaned copies. It is forked now,
+            # while this process is small, and waits for the paragraphs.
             units = None
             if jobs > 1 and can_fork() and cfg.paragraphs:
                 units = stack.enter_context(UnitPreviews(PREVIEW_CHARS, out))
+                units.park(reread)
 
-            def before_linking(spans: Callable[[], tuple[I64, I64, I64]]) -> None:
-                if units is not None and can_fork():
-                    units.start(spans, reread)
+            def before_linking(spans: SpanChunks) -> None:
+                if units is not None:
+                    units.start(spans)
 
             pass_one = analyse(
                 records, cfg, progress, jobs, memory_bytes(memory), on_stage, before_linking

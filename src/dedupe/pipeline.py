@@ -13,7 +13,7 @@ import os
 import sys
 from array import array
 from collections import Counter, deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Literal
 
@@ -56,10 +56,11 @@ if TYPE_CHECKING:
 Progress = Callable[[int, int], None]
 """Called every 500 records read and once when reading ends, with (records seen, characters of
 text seen)."""
-BeforeLinking = Callable[[Callable[[], tuple[np.ndarray, np.ndarray, np.ndarray]]], None]
-"""Called once the input is signed, before linking, with the function that gives the eligible
-paragraphs' spans (:meth:`Scanner.eligible_spans`; in a forked child it also drops the child's
-copy of the batches)."""
+SpanChunks = Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]
+"""The eligible paragraphs in scan order, a chunk at a time: their records' positions and their
+character spans (:meth:`Scanner.eligible_spans`)."""
+BeforeLinking = Callable[[SpanChunks], None]
+"""Called once the input is signed, before linking, with the eligible paragraphs' spans."""
 
 # A batch is cut at this many documents or characters, whichever comes first: large enough that
 # numpy's per-call overhead vanishes (measured flat above ~500 news articles), small enough that
@@ -399,8 +400,7 @@ class Scanner:
         on_stage: Callable[[str], None] | None = None,
     ) -> PassOne:
         """Sign what is pending, then link: the documents, then the paragraphs of the kept
-        ones. ``before_linking`` is called first, with :meth:`eligible_spans`, which releases
-        the batches where it is called in a forked child (never in this process).
+        ones. ``before_linking`` is called first, with :meth:`eligible_spans`.
         ``on_stage("linking paragraphs")`` is called between the two (with paragraphs on):
         at x100 each takes about half a minute."""
         self.flush()
@@ -409,8 +409,7 @@ class Scanner:
         if self._unit_stores is not None:
             self._unit_arrays = self._unit_stores.arrays()
         if before_linking is not None:
-            here = os.getpid()
-            before_linking(lambda: self.eligible_spans(release=os.getpid() != here))
+            before_linking(self.eligible_spans())
         result = PassOne(self.analysis)
         try:
             removed = self._documents(result)
@@ -436,54 +435,32 @@ class Scanner:
         stats.removed_by_rule = {rule: by_rule[rule] for rule in RULES[1:]}
         return result
 
-    def eligible_spans(self, release: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Every paragraph that could be compared (eligible), in scan order: its record's
-        position and its character span. With ``release`` this process's batches and stored
-        rows are dropped afterwards: a forked child that needs only the spans lets go of its
-        copy of them, which the parent frees as it links."""
+    def eligible_spans(self) -> SpanChunks:
+        """Every paragraph that could be compared (eligible), in scan order, a chunk at a time:
+        its record's position and its character span (int32 where they fit). One chunk is
+        held at a time, not 12 bytes for each of 8 million paragraphs at x100."""
         positions = np.asarray(self.positions, dtype=np.int64)
-        parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
-        doc_offset = 0
-        # int32 where they fit (they nearly always do): 12 bytes a paragraph instead of 24,
-        # and no int64 copy of the whole beside the parts (x100: 8 million).
         stored = self._unit_arrays
         if stored is not None:  # a chunk of eligible paragraphs at a time
             elig = stored["elig"]
             for begin in range(0, len(elig), SPAN_CHUNK):
                 eligible = np.asarray(elig[begin : begin + SPAN_CHUNK])
-                parts.append(
-                    (
-                        _narrowed(positions[stored["u_doc"][eligible]]),
-                        _narrowed(stored["u_start"][eligible]),
-                        _narrowed(stored["u_end"][eligible]),
-                    )
+                yield (
+                    _narrowed(positions[stored["u_doc"][eligible]]),
+                    _narrowed(stored["u_start"][eligible]),
+                    _narrowed(stored["u_end"][eligible]),
                 )
-        else:  # a batch at a time
-            for batch in self.batches:
-                eligible = np.asarray(batch.eligible, dtype=np.int64)
-                doc = np.asarray(batch.unit_doc, dtype=np.int64)[eligible] + doc_offset
-                parts.append(
-                    (
-                        _narrowed(positions[doc]),
-                        _narrowed(batch.unit_start[eligible]),
-                        _narrowed(batch.unit_end[eligible]),
-                    )
-                )
-                doc_offset += len(batch.doc_tokens)
-        if release:
-            self.batches = []
-            self._rows = None
-            self._unit_arrays = None
-        # int32 where every part is (concatenating promotes to int64 where one is not).
-        spans = (
-            _concat([p[0] for p in parts], np.int32),
-            _concat([p[1] for p in parts], np.int32),
-            _concat([p[2] for p in parts], np.int32),
-        )
-        del parts
-        if release:
-            release_free_memory()  # the batches and the parts, back to the system
-        return spans
+            return
+        doc_offset = 0
+        for batch in self.batches:  # a batch at a time
+            eligible = np.asarray(batch.eligible, dtype=np.int64)
+            doc = np.asarray(batch.unit_doc, dtype=np.int64)[eligible] + doc_offset
+            yield (
+                _narrowed(positions[doc]),
+                _narrowed(batch.unit_start[eligible]),
+                _narrowed(batch.unit_end[eligible]),
+            )
+            doc_offset += len(batch.doc_tokens)
 
     def signed_documents(self) -> DocumentArrays:
         """Sign what is still pending and return the document features of the whole input,

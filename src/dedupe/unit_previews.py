@@ -2,11 +2,14 @@
 
 clusters.jsonl shows each paragraph member's first characters. Which paragraphs are members is
 known only once linking ends, so their texts had to wait for pass two (x10: 0.8 s of reading
-and cutting before clusters.jsonl could start). Where forking is safe, a child forked as
-linking begins reads the input again and cuts the preview of every paragraph that could
-become a member (the eligible ones: 806,000 at x10, ~100 MB), on the core that linking leaves
-idle much of the time; the writers then look members up by (record position, start). The
-files are anonymous temporary files: nothing is left behind, whatever happens.
+and cutting before clusters.jsonl could start). Where forking is safe, a child forked when the
+scan starts (:meth:`UnitPreviews.park`, while the scan process is small: see
+:class:`~dedupe.forks.ParkedCall`) waits until pass one ends, then reads the input again and
+cuts the preview of every paragraph that could become a member (the eligible ones: 806,000 at
+x10, ~100 MB), on the core that linking leaves idle much of the time; the writers then look
+members up by (record position, start). The scan writes the paragraphs' keys and preview
+lengths into the child's files before it links (:meth:`UnitPreviews.start`); the child maps
+them. The files are anonymous temporary files: nothing is left behind, whatever happens.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from dedupe.forks import ForkedCall
+from dedupe.forks import ParkedCall
 from dedupe.records import Record, Skipped
 from dedupe.result import ClusterTable
 from dedupe.spool import TextRanges
@@ -29,7 +32,7 @@ I64 = npt.NDArray[np.int64]
 _ENCODING = ("utf-8", "surrogatepass")
 #: A record position and a paragraph's first character make one key: position << _SHIFT | start.
 _SHIFT = 32
-#: Keys the child writes at a time (8 MB).
+#: Keys the child reads at a time (8 MB).
 KEY_CHUNK = 1 << 20
 
 
@@ -38,11 +41,39 @@ def unit_keys(positions: npt.ArrayLike, starts: npt.ArrayLike) -> I64:
     return (np.asarray(positions, dtype=np.int64) << _SHIFT) | np.asarray(starts, dtype=np.int64)
 
 
+_START_MASK = np.int64((1 << _SHIFT) - 1)
+
+
+def _record_runs(keys: np.ndarray) -> tuple[I64, I64]:
+    """Where each record's paragraphs begin among ``keys`` (ascending by record) and the
+    records' positions, a chunk of :data:`KEY_CHUNK` keys at a time: two arrays of one number
+    a record (Python lists of them were 28 MB in the child at x100).
+
+    >>> firsts, positions = _record_runs(unit_keys([0, 0, 2, 5, 5], [0, 9, 0, 3, 7]))
+    >>> firsts.tolist(), positions.tolist()
+    ([0, 2, 3], [0, 2, 5])
+    """
+    firsts: list[np.ndarray] = []
+    positions: list[np.ndarray] = []
+    previous = -1
+    for begin in range(0, len(keys), KEY_CHUNK):
+        chunk = np.asarray(keys[begin : begin + KEY_CHUNK]) >> _SHIFT
+        new = np.flatnonzero(np.r_[chunk[0] != previous, chunk[1:] != chunk[:-1]])
+        firsts.append(new + begin)
+        positions.append(chunk[new])
+        previous = int(chunk[-1])
+    return _joined(firsts), _joined(positions)
+
+
+def _joined(parts: list[np.ndarray]) -> I64:
+    return np.concatenate(parts).astype(np.int64) if parts else np.empty(0, dtype=np.int64)
+
+
 class UnitPreviews:
     """The previews (up to ``limit`` characters) of paragraphs given as spans of records,
-    written by a forked child (:meth:`start`) and read here once it is done (:meth:`wait`).
-    Use it as a context manager: leaving it stops a child still running (its previews are not
-    needed then) and drops the files."""
+    written by a forked child (:meth:`park`, then :meth:`start`) and read here once it is done
+    (:meth:`wait`). Use it as a context manager: leaving it stops a child still running (its
+    previews are not needed then) and drops the files."""
 
     def __init__(self, limit: int, directory: Path | str | None = None) -> None:
         self._limit = limit
@@ -50,22 +81,59 @@ class UnitPreviews:
         # Held open across calls and closed by close(): no with-block can scope them.
         self._data = tempfile.TemporaryFile(prefix=".dedupe-units-", dir=folder)  # noqa: SIM115
         self._index = tempfile.TemporaryFile(prefix=".dedupe-units-", dir=folder)  # noqa: SIM115
-        self._call: ForkedCall | None = None
+        # The preview length of each paragraph in characters, written by start().
+        self._cuts = tempfile.TemporaryFile(prefix=".dedupe-units-", dir=folder)  # noqa: SIM115
+        self._cut_dtype = np.dtype(np.uint16 if limit < 1 << 16 else np.int64)
+        self._call: ParkedCall | None = None
         self._keys: np.ndarray | None = None
         self._offsets: np.ndarray | None = None
         self._lengths: np.ndarray | None = None
         self._map: mmap.mmap | None = None
 
-    def start(
-        self,
-        spans: Callable[[], tuple[I64, I64, I64]],
-        records: Callable[[], Iterable[Record | Skipped]],
-    ) -> bool:
-        """Fork the child: it calls ``spans()`` for the paragraphs (record positions,
-        ascending, and character spans), reads ``records()`` and writes their previews.
-        Whether it started (the caller checks that forking is safe)."""
-        self._call = ForkedCall(lambda: self._write(spans, records()))
-        return self._call.start(fork=True)
+    def park(self, records: Callable[[], Iterable[Record | Skipped]]) -> bool:
+        """Fork the child now (the caller checks that forking is safe): once :meth:`start`
+        has written the paragraphs, it reads ``records()`` and writes their previews. Whether
+        it was forked."""
+        self._call = ParkedCall(lambda message: self._cut(int(message), records()))
+        return self._call.park()
+
+    def start(self, spans: Iterable[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> bool:
+        """Write the paragraphs (``spans``: chunks of record positions, ascending, and
+        character spans) and tell the parked child to cut them; whether it was told (not where
+        none is parked or a key cannot hold a position or start, when it is stopped)."""
+        if self._call is None:
+            return False
+        try:
+            total = self.store(spans)
+        except OverflowError:
+            self._call.stop()
+            return False
+        return self._call.go(str(total).encode("ascii"))
+
+    def store(self, spans: Iterable[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> int:
+        """Write the keys of the paragraphs (:func:`unit_keys`) in the index and their preview
+        lengths in characters, a chunk of ``spans`` at a time (the scan holds one chunk, not 16
+        bytes for each of 8 million paragraphs at x100); the number of paragraphs."""
+        total = 0
+        last_position = -1
+        with (
+            open(self._index.fileno(), "wb", closefd=False) as index,
+            open(self._cuts.fileno(), "wb", closefd=False) as cuts,
+        ):
+            for positions, starts, ends in spans:
+                if not len(positions):
+                    continue
+                if int(positions[-1]) >= 1 << 31 or int(starts.max()) >= 1 << 32:
+                    raise OverflowError("paragraph keys need positions < 2**31, offsets < 2**32")
+                if int(positions[0]) < last_position:
+                    raise ValueError("paragraph spans must come in record order")
+                last_position = int(positions[-1])
+                index.write(unit_keys(positions, starts).data)
+                lengths = np.minimum(np.subtract(ends, starts, dtype=np.int64), self._limit)
+                cuts.write(lengths.astype(self._cut_dtype).data)
+                total += len(positions)
+            index.truncate(20 * total)  # the offsets and lengths of the previews follow
+        return total
 
     def wait(self) -> bool:
         """Wait for the child; whether the previews are there to read."""
@@ -96,60 +164,43 @@ class UnitPreviews:
         self._index.seek(0, 2)
         return self._index.tell() // 20  # a key, an offset (8 bytes each), a length (4)
 
-    def _write(
-        self,
-        spans: Callable[[], tuple[np.ndarray, np.ndarray, np.ndarray]],
-        records: Iterable[Record | Skipped],
-    ) -> None:
-        """The child's work: every paragraph's preview, in order, and the index: the keys
-        first (written and dropped before the records are read), then each stretch of offsets
-        and lengths in its place as the previews are cut. At x100 the child holds 6 bytes per
-        paragraph (its start and preview length), 8 million of them, while the parent links."""
-        positions, starts, ends = spans()
-        total = len(positions)
-        if total and (int(positions[-1]) >= 1 << 31 or int(starts.max()) >= 1 << 32):
-            raise OverflowError("paragraph keys need positions < 2**31, offsets < 2**32")
-        if total:
-            firsts = np.flatnonzero(np.r_[True, positions[1:] != positions[:-1]])
-        else:
-            firsts = np.empty(0, dtype=np.int64)
-        lasts = np.r_[firsts[1:], total].astype(np.int64)
-        wanted = positions[firsts].tolist()
-        # Of the ends, only each preview's length is kept: at most ``limit`` characters, in
-        # two bytes where that fits (x100: 16 MB instead of 32 through the child's reading).
-        lengths: npt.NDArray[np.integer] = np.empty(
-            total, dtype=np.uint16 if self._limit < 1 << 16 else np.int64
-        )
-        with open(self._index.fileno(), "wb", closefd=False) as index:
-            for begin in range(0, total, KEY_CHUNK):  # no int64 copy of them all
-                end = begin + KEY_CHUNK
-                index.write(unit_keys(positions[begin:end], starts[begin:end]).data)
-                lengths[begin:end] = np.minimum(ends[begin:end] - starts[begin:end], self._limit)
-            index.truncate(20 * total)
-        del positions, ends
+    def _cut(self, total: int, records: Iterable[Record | Skipped]) -> None:
+        """The child's work: the preview of each of the ``total`` paragraphs :meth:`store`
+        wrote, in order, and their offsets and lengths, each stretch in its place in the index
+        as the previews are cut. The keys and lengths are read from their files (mapped): the
+        child holds a few bytes per record, not per paragraph."""
+        if total == 0:  # nothing to cut (and an empty file cannot be mapped)
+            return
+        keys = np.memmap(self._index, dtype=np.int64, mode="r", shape=(total,))
+        limits = np.memmap(self._cuts, dtype=self._cut_dtype, mode="r", shape=(total,))
+        firsts, wanted = _record_runs(keys)
+        bounds = np.r_[firsts, total]
         encoding, errors = _ENCODING
         next_group = 0
+        groups = len(wanted)
+        waiting_for = int(wanted[0]) if groups else -1
         stretch = _IndexStretch(self._index.fileno(), total)
         with open(self._data.fileno(), "wb", closefd=False) as out:
             for item in records:
-                if next_group == len(wanted):
+                if next_group == groups:
                     break
-                if not isinstance(item, Record) or item.position != wanted[next_group]:
+                if not isinstance(item, Record) or item.position != waiting_for:
                     continue
-                first, last = int(firsts[next_group]), int(lasts[next_group])
+                first, last = int(bounds[next_group]), int(bounds[next_group + 1])
                 text = item.text
-                begins = starts[first:last].astype(np.int64)
+                begins = np.asarray(keys[first:last]) & _START_MASK
                 cuts = [
                     piece.encode(encoding, errors)
                     for piece in map(
                         text.__getitem__,
-                        map(slice, begins.tolist(), (begins + lengths[first:last]).tolist()),
+                        map(slice, begins.tolist(), (begins + limits[first:last]).tolist()),
                     )
                 ]
                 stretch.add(np.fromiter(map(len, cuts), np.int32, count=len(cuts)))
                 out.write(b"".join(cuts))
                 next_group += 1
-        if next_group != len(wanted):
+                waiting_for = int(wanted[next_group]) if next_group < groups else -1
+        if next_group != groups:
             raise ValueError("records ended before every paragraph's was read")
         stretch.flush()
 
@@ -188,6 +239,7 @@ class UnitPreviews:
             self._map = None
         self._data.close()
         self._index.close()
+        self._cuts.close()
 
     def __enter__(self) -> UnitPreviews:
         return self

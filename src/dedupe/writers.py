@@ -85,7 +85,7 @@ def write_clusters(path: Path, clusters: Iterable[Cluster]) -> int:
 
 #: Clusters are formatted this many members at a time (at least one whole cluster): the member
 #: strings of a whole table at once were about as large as clusters.jsonl (1.5 GB at x100).
-WRITE_CHUNK_MEMBERS = 65_536
+WRITE_CHUNK_MEMBERS = 16_384
 
 
 def write_cluster_tables(
