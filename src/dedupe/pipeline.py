@@ -137,11 +137,33 @@ def paragraph_representatives(
     # Documents and -1 - paragraph: int32 while the paragraphs are fewer than 2**31 (x100: 8
     # million, 31 MB instead of 61 held through linking).
     attr = np.array(e_doc, dtype=np.int32 if len(e_doc) < 2**31 - 1 else np.int64, copy=True)
-    folded = equal[labels[equal[:, 0]] == labels[equal[:, 1]]]
-    representative[folded[:, 1]] = False
-    spanning = folded[e_doc[folded[:, 0]] != e_doc[folded[:, 1]], 0]
-    attr[spanning] = -1 - spanning
+    # A chunk of pairs at a time (each pair's verdict is its own): a few arrays of a chunk
+    # instead of copies of most of the pairs and of their documents.
+    for begin in range(0, len(equal), PAIR_CHUNK):
+        part = equal[begin : begin + PAIR_CHUNK]
+        folded = part[labels[part[:, 0]] == labels[part[:, 1]]]
+        representative[folded[:, 1]] = False
+        spanning = folded[e_doc[folded[:, 0]] != e_doc[folded[:, 1]], 0]
+        attr[spanning] = -1 - spanning
     return representative, attr
+
+
+#: Pairs :func:`paragraph_representatives` and :func:`_across_documents` look at at a time.
+PAIR_CHUNK = 1 << 20
+
+
+def _across_documents(pairs: I64, e_doc: I64) -> I64:
+    """The ``pairs`` whose two paragraphs lie in different documents, found a chunk at a
+    time (a byte a pair beside the result, not two gathers of every pair's documents).
+
+    >>> _across_documents(np.array([[0, 1], [0, 2], [1, 3]]), np.array([5, 5, 6, 7])).tolist()
+    [[0, 2], [1, 3]]
+    """
+    apart = np.empty(len(pairs), dtype=np.bool_)
+    for begin in range(0, len(pairs), PAIR_CHUNK):
+        part = pairs[begin : begin + PAIR_CHUNK]
+        np.not_equal(e_doc[part[:, 0]], e_doc[part[:, 1]], out=apart[begin : begin + len(part)])
+    return pairs[apart]
 
 
 def lsh_candidates(
@@ -650,12 +672,16 @@ class Scanner:
         """Component label of every eligible paragraph: within-document repeats, exact repeats
         across documents and verified LSH candidates across documents, kept documents only."""
         e_doc = units.e_doc
-        equal = equal_key_pairs(units.e_exact, alive)
+        # Paragraph numbers and labels as int32 where the paragraphs are fewer than 2**31
+        # (x100: 8 million): half the memory of the pairs, the labels held through linking
+        # and the temporaries of both; merges keep the type.
+        rows = np.int32 if len(e_doc) < 2**31 else np.int64
+        equal = equal_key_pairs(units.e_exact, alive, rows)
         # The few within-document repeats merged into the components of the many equal pairs
         # across documents (the same labels), rather than both concatenated: at x100 the
-        # equal pairs are most paragraphs, 16 bytes each (97 MB), and they are dropped as soon
+        # equal pairs are most paragraphs, 8 bytes each (48 MB), and they are dropped as soon
         # as they are used.
-        labels = connected_components(len(e_doc), equal[e_doc[equal[:, 0]] != e_doc[equal[:, 1]]])
+        labels = connected_components(len(e_doc), _across_documents(equal, e_doc), rows)
         labels = merge_components(labels, within, overwrite=True)
         representative, group_attr = self.paragraph_link_rows(equal, labels, e_doc, alive)
         del equal
@@ -734,18 +760,41 @@ class Scanner:
         """The paragraph clusters (``similarity`` is rounded in place), their members' fields
         as numpy columns: ~6 million members at x100, 8 bytes a value instead of a list slot
         and a Python object (~40 bytes), and 4 for the positions, paragraph indices and spans
-        where they fit (~100 MB less at x100)."""
-        unit = units.elig[members]
-        doc = _narrowed(units.e_doc[members])
+        where they fit (~100 MB less at x100). The columns are filled a chunk of members at a
+        time: the int64 lookups of all members at once, narrowed after, held ~230 MB beside
+        the table (x100: the paragraph stage's peak of anonymous memory)."""
+        positions = np.asarray(self.positions, dtype=np.int64)
+        n_units = len(units.u_doc)
+        largest_end = int(units.u_end.max()) if n_units else 0
+        count = len(members)
+        doc, position, paragraph, begin, end = (
+            _int_column(count, largest)
+            for largest in (
+                len(self.ids),
+                int(positions.max()) if len(positions) else 0,
+                n_units,
+                largest_end,
+                largest_end,
+            )
+        )
+        for first in range(0, count, TABLE_CHUNK):
+            part = slice(first, first + TABLE_CHUNK)
+            chunk = members[part]
+            unit = units.elig[chunk]
+            doc[part] = units.e_doc[chunk]
+            position[part] = positions[doc[part]]
+            paragraph[part] = units.index_in_document(unit)
+            begin[part] = units.u_start[unit]
+            end[part] = units.u_end[unit]
         return ClusterTable(
             "paragraph",
             [*starts, len(members)],
-            _narrowed(np.asarray(self.positions, dtype=np.int64)[doc]),
+            position,
             CodedColumn(doc, self.ids),
             _rounded_in_place(similarity),
-            _narrowed(units.index_in_document(unit)),
-            _narrowed(units.u_start[unit]),
-            _narrowed(units.u_end[unit]),
+            paragraph,
+            begin,
+            end,
             CodedColumn(rules.astype(np.uint8, copy=False), RULES),
             repeats,
         )
@@ -787,6 +836,16 @@ _UNIT_INDEX_FIELDS = (
     "repeat_earlier",
     "repeat_later",
 )
+
+
+#: Members :meth:`Scanner._paragraph_table` fills its columns with at a time.
+TABLE_CHUNK = 1 << 20
+
+
+def _int_column(length: int, largest: int) -> np.ndarray:
+    """An empty column for ``length`` non-negative integers up to ``largest``: int32 where
+    they fit, as :func:`_narrowed` makes them."""
+    return np.empty(length, dtype=np.int32 if largest < 2**31 else np.int64)
 
 
 def _narrowed(values: np.ndarray) -> np.ndarray:

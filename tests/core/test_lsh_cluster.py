@@ -346,3 +346,61 @@ def test_selected_band_key_is_the_band_key_of_the_selected_rows(seed, units, sha
     for band in range(bands):
         expected = band_key(signatures.T, band, rows)[selected]
         assert np.array_equal(selected_band_key(signatures, band, rows, selected), expected)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(st.integers(0, 12), max_size=80),
+    st.sampled_from([1, 2, 3, 1 << 20]),
+    st.booleans(),
+)
+def test_band_buckets_group_rows_by_key(keys, chunk, wide):
+    """Every key held by two rows or more is one bucket of its rows (ascending), buckets in
+    key order, whatever the chunk the neighbours are compared in (``wide``: hashed-like
+    keys)."""
+    column = np.array(keys, dtype=np.uint64)
+    if wide:
+        column = column * np.uint64(0x9E3779B97F4A7C15)
+    rows = np.arange(len(keys), dtype=np.int64) * 3 + 1
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(lsh, "BUCKET_CHUNK", chunk)
+        buckets = lsh.band_buckets(column, rows)
+    expected = []
+    for key in sorted(set(column.tolist())):
+        held = [int(rows[i]) for i in range(len(keys)) if int(column[i]) == key]
+        if len(held) > 1:
+            expected.append(held)
+    got = [
+        buckets.members[start : start + length].tolist()
+        for start, length in zip(buckets.starts.tolist(), buckets.lengths.tolist(), strict=True)
+    ]
+    assert got == expected
+    assert int(buckets.lengths.sum()) == len(buckets.members)
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.integers(1, 40).flatmap(
+        lambda n: st.tuples(
+            st.just(n),
+            st.lists(st.tuples(st.integers(0, n - 1), st.integers(0, n - 1)), max_size=60),
+            st.lists(st.integers(0, 5), min_size=n, max_size=n),
+        )
+    )
+)
+def test_int32_components_and_equal_pairs_are_the_int64_ones(graph):
+    """The paragraph stage's int32 labels and pairs hold the same numbers as int64 ones."""
+    from dedupe.core.cluster import equal_key_pairs
+
+    n, edges, keys = graph
+    pairs = np.array(edges, dtype=np.int64).reshape(-1, 2)
+    narrow = connected_components(n, pairs.astype(np.int32), np.int32)
+    assert narrow.dtype == np.int32
+    assert narrow.tolist() == connected_components(n, pairs).tolist()
+    key_array, mask = np.array(keys, dtype=np.uint64), np.array(keys) > 0
+    equal = equal_key_pairs(key_array, mask, np.int32)
+    assert equal.dtype == np.int32 and equal.shape[1] == 2
+    assert equal.tolist() == equal_key_pairs(key_array, mask).tolist()
+    merged = merge_components(narrow.copy(), equal, overwrite=True)
+    assert merged.dtype == np.int32
+    assert merged.tolist() == merge_components(connected_components(n, pairs), equal).tolist()

@@ -12,8 +12,10 @@ from dedupe.core.runs import run_starts, stable_argsort
 I64 = npt.NDArray[np.int64]
 
 
-def connected_components(num_nodes: int, pairs: I64) -> I64:
-    """Label of each node: the smallest node index in its component.
+def connected_components(num_nodes: int, pairs: I64, dtype: type = np.int64) -> I64:
+    """Label of each node: the smallest node index in its component, as ``dtype`` (int32
+    halves the labels and every temporary of their values, where the nodes are fewer than
+    2**31).
 
     Shiloach-Vishkin style, all in array operations: every round hooks the larger root of each
     edge whose ends have different roots under the smaller one, then jumps pointers until every
@@ -26,7 +28,7 @@ def connected_components(num_nodes: int, pairs: I64) -> I64:
     >>> connected_components(6, np.array([[0, 3], [3, 5], [1, 2]])).tolist()
     [0, 1, 1, 0, 4, 0]
     """
-    parent = np.arange(num_nodes, dtype=np.int64)
+    parent: I64 = np.arange(num_nodes, dtype=dtype)
     if len(pairs) == 0:
         return parent
     left, right = pairs[:, 0], pairs[:, 1]
@@ -103,9 +105,11 @@ def keepers(labels: I64, lengths: npt.NDArray[np.int64], rule: Literal["first", 
     return winner[labels]
 
 
-def equal_key_pairs(keys: npt.NDArray[np.uint64], mask: npt.NDArray[np.bool_]) -> I64:
+def equal_key_pairs(
+    keys: npt.NDArray[np.uint64], mask: npt.NDArray[np.bool_], dtype: type = np.int64
+) -> I64:
     """Pairs (first, other) linking every masked node to the first masked node with the same
-    key: exact duplicates as a star, linear in their number.
+    key: exact duplicates as a star, linear in their number; node numbers as ``dtype``.
 
     >>> equal_key_pairs(np.array([7, 3, 7, 7], dtype=np.uint64), np.array([True] * 4)).tolist()
     [[0, 2], [0, 3]]
@@ -115,9 +119,14 @@ def equal_key_pairs(keys: npt.NDArray[np.uint64], mask: npt.NDArray[np.bool_]) -
     order = selected[stable_argsort(keys[selected])]
     del selected
     if len(order) < 2:
-        return np.empty((0, 2), dtype=np.int64)
+        return np.empty((0, 2), dtype=dtype)
     sorted_keys = keys[order]
     same = np.r_[False, sorted_keys[1:] == sorted_keys[:-1]]
     del sorted_keys
     run_first = order[np.maximum.accumulate(np.where(~same, np.arange(len(order)), 0))]
-    return np.stack([run_first[same], order[same]], axis=1).astype(np.int64, copy=False)
+    # Filled column by column: no stack of the int64 columns beside the result.
+    pairs: I64 = np.empty((int(same.sum()), 2), dtype=dtype)
+    pairs[:, 0] = run_first[same]
+    del run_first
+    pairs[:, 1] = order[same]
+    return pairs
