@@ -11,6 +11,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from dedupe import scan_path
@@ -172,3 +174,29 @@ def test_lone_surrogate_in_a_sampled_text_does_not_fail_the_report(tmp_path):
     assert run.summary["removed_by_rule"]["exact"] == 1
     page = (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
     assert "\\ud800" in page
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.lists(st.lists(st.integers(0, 9), min_size=2, max_size=7), max_size=12),
+    st.sampled_from([1, 2, 5, 1 << 20]),
+)
+def test_documents_per_cluster_counts_distinct_positions(clusters, chunk):
+    """Each paragraph cluster's distinct documents, whatever the chunk of members counted at
+    once (a cluster larger than a chunk is counted whole)."""
+    import numpy as np
+
+    from dedupe import report
+    from dedupe.result import ClusterTable
+
+    bounds = [0]
+    for members in clusters:
+        bounds.append(bounds[-1] + len(members))
+    positions = np.array([p for members in clusters for p in members], dtype=np.int32)
+    table = ClusterTable(
+        "paragraph", bounds, positions, [""] * len(positions), [1.0] * len(positions)
+    )
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(report, "DOCUMENTS_CHUNK", chunk)
+        counts = report._documents_per_cluster(table)
+    assert counts.tolist() == [len(set(members)) for members in clusters]
