@@ -32,6 +32,7 @@ from dedupe.core.lsh import (
     components_by_bands,
     pairs_sharing_keys,
 )
+from dedupe.core.runs import index_dtype
 from dedupe.core.segment import drop_spans
 from dedupe.core.shingle import I64
 from dedupe.core.signature import permutations
@@ -459,8 +460,8 @@ class Scanner:
 
     def eligible_spans(self) -> SpanChunks:
         """Every paragraph that could be compared (eligible), in scan order, a chunk at a time:
-        its record's position and its character span (int32 where they fit). One chunk is
-        held at a time, not 12 bytes for each of 8 million paragraphs at x100."""
+        its record's position and its character span. One chunk is held at a time, not 24
+        bytes for each of 8 million paragraphs at x100."""
         positions = np.asarray(self.positions, dtype=np.int64)
         stored = self._unit_arrays
         if stored is not None:  # a chunk of eligible paragraphs at a time
@@ -468,20 +469,16 @@ class Scanner:
             for begin in range(0, len(elig), SPAN_CHUNK):
                 eligible = np.asarray(elig[begin : begin + SPAN_CHUNK])
                 yield (
-                    _narrowed(positions[stored["u_doc"][eligible]]),
-                    _narrowed(stored["u_start"][eligible]),
-                    _narrowed(stored["u_end"][eligible]),
+                    positions[stored["u_doc"][eligible]],
+                    stored["u_start"][eligible],
+                    stored["u_end"][eligible],
                 )
             return
         doc_offset = 0
         for batch in self.batches:  # a batch at a time
             eligible = np.asarray(batch.eligible, dtype=np.int64)
             doc = np.asarray(batch.unit_doc, dtype=np.int64)[eligible] + doc_offset
-            yield (
-                _narrowed(positions[doc]),
-                _narrowed(batch.unit_start[eligible]),
-                _narrowed(batch.unit_end[eligible]),
-            )
+            yield positions[doc], batch.unit_start[eligible], batch.unit_end[eligible]
             doc_offset += len(batch.doc_tokens)
 
     def signed_documents(self) -> DocumentArrays:
@@ -675,7 +672,7 @@ class Scanner:
         # Paragraph numbers and labels as int32 where the paragraphs are fewer than 2**31
         # (x100: 8 million): half the memory of the pairs, the labels held through linking
         # and the temporaries of both; merges keep the type.
-        rows = np.int32 if len(e_doc) < 2**31 else np.int64
+        rows = index_dtype(len(e_doc))
         equal = equal_key_pairs(units.e_exact, alive, rows)
         # The few within-document repeats merged into the components of the many equal pairs
         # across documents (the same labels), rather than both concatenated: at x100 the
@@ -845,7 +842,7 @@ TABLE_CHUNK = 1 << 20
 def _int_column(length: int, largest: int) -> np.ndarray:
     """An empty column for ``length`` non-negative integers up to ``largest``: int32 where
     they fit, as :func:`_narrowed` makes them."""
-    return np.empty(length, dtype=np.int32 if largest < 2**31 else np.int64)
+    return np.empty(length, dtype=index_dtype(largest + 1))
 
 
 def _narrowed(values: np.ndarray) -> np.ndarray:

@@ -22,6 +22,7 @@ import numpy as np
 from dedupe.config import ScanConfig, ShingleSpec
 from dedupe.explain import shingle_strings, word_diff
 from dedupe.result import RULES, ClusterTable, column_is, column_value, column_values
+from dedupe.writers import cluster_chunks
 
 #: Side-by-side pairs shown at most: the largest clusters first, then a spread of similarities.
 MAX_PAIRS = 50
@@ -94,7 +95,8 @@ DOCUMENTS_CHUNK = 1 << 20
 
 def _documents_per_cluster(table: ClusterTable) -> np.ndarray:
     """Distinct documents in each cluster (records are numbered by input position), whole
-    clusters of about :data:`DOCUMENTS_CHUNK` members at a time: codes, their sort and the
+    clusters of at least :data:`DOCUMENTS_CHUNK` members at a time (as clusters.jsonl is
+    written, :func:`~dedupe.writers.cluster_chunks`): codes, their sort and the
     cluster numbers of every member at once held ~200 MB at x100 (6 million paragraph
     members), the scan's peak as it ended.
 
@@ -108,11 +110,7 @@ def _documents_per_cluster(table: ClusterTable) -> np.ndarray:
     if table.level == "document":  # a document belongs to one cluster at most
         return np.asarray(np.diff(bounds), dtype=np.int64)
     counts = np.empty(len(table), dtype=np.int64)
-    first = 0
-    while first < len(table):
-        # Clusters first..last-1: at least one, up to about DOCUMENTS_CHUNK members.
-        last = max(bisect.bisect_right(bounds, bounds[first] + DOCUMENTS_CHUNK) - 1, first + 1)
-        last = min(last, len(table))
+    for first, last in cluster_chunks(bounds, DOCUMENTS_CHUNK):
         begin, end = bounds[first], bounds[last]
         positions = np.asarray(table.positions[begin:end], dtype=np.int64)
         sizes: np.ndarray = np.diff(np.asarray(bounds[first : last + 1], dtype=np.int64))
@@ -122,7 +120,6 @@ def _documents_per_cluster(table: ClusterTable) -> np.ndarray:
         codes = np.sort(cluster * width + positions)
         new = np.r_[True, codes[1:] != codes[:-1]] if len(codes) else np.zeros(0, dtype=bool)
         counts[first:last] = np.bincount(codes[new] // width, minlength=last - first)
-        first = last
     return counts
 
 

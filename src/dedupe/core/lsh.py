@@ -586,7 +586,7 @@ def _row_numbers(rows: I64, count: int) -> I64:
     """Row numbers of a table of ``count`` rows, as int32 where they fit: the selected rows, and
     so the bands' bucket members and the pairs made of them, take half the memory (x100
     paragraphs: 3.6 million representatives, 29 MB as int64, held through all the bands)."""
-    return rows.astype(np.int32) if count < 2**31 else rows
+    return rows.astype(runs.index_dtype(count), copy=False)
 
 
 class RejectedPairs:
