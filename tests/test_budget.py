@@ -95,6 +95,39 @@ def test_a_scan_over_its_budget_gives_the_same_result(tmp_path, monkeypatch):
     assert not list(tmp_path.iterdir())  # the files are gone
 
 
+def test_the_next_band_is_sorted_ahead_only_where_it_fits_the_budget(monkeypatch):
+    """With two jobs, linking sorts the next band while one is linked where the rows' share
+    (BAND_AHEAD_BYTES a row) fits the memory budget; the clusters are the same either way."""
+    from dedupe import pipeline
+    from dedupe.api import as_record
+    from dedupe.config import ScanConfig
+    from tests.corpus_gen import corpus
+
+    records = corpus(33, originals=30, copies=20)
+    asked: list[tuple[int, bool]] = []
+    real = pipeline.components_by_bands
+
+    def spy(signatures, bands, rows, labels, accept, mask=None, lookahead=False, *a, **k):
+        taking_part = len(labels) if mask is None else int(np.count_nonzero(mask))
+        asked.append((taking_part, lookahead))
+        return real(signatures, bands, rows, labels, accept, mask, lookahead, *a, **k)
+
+    monkeypatch.setattr(pipeline, "components_by_bands", spy)
+    results = {}
+    for memory in (None, 1 << 30, 100):
+        asked.clear()
+        items = [as_record(r, i, "text", "id") for i, r in enumerate(records)]
+        result = pipeline.analyse(items, ScanConfig(), jobs=2, memory=memory)
+        assert len(asked) == 2  # the documents, then the paragraphs
+        limit = DEFAULT_MEMORY if memory is None else memory  # analyse applies the default
+        for taking_part, lookahead in asked:
+            assert lookahead == (taking_part * pipeline.BAND_AHEAD_BYTES <= limit)
+        assert any(lookahead for _, lookahead in asked) == (memory != 100)
+        results[memory] = [(list(t.bounds), list(t.doc_ids)) for t in result.tables]
+    assert results[None] == results[1 << 30] == results[100]
+    assert results[None][0][0], "the corpus must hold duplicates for this to mean much"
+
+
 def test_memory_from_the_command_line(tmp_path):
     from typer.testing import CliRunner
 
@@ -180,7 +213,7 @@ def test_a_row_store_of_no_rows_or_no_columns(tmp_path):
 def test_unlimited_and_the_default():
     assert memory_bytes("unlimited") == memory_bytes("none") == sys.maxsize
     assert memory_bytes(None) is None  # the local engine applies DEFAULT_MEMORY
-    assert DEFAULT_MEMORY == 64 << 20
+    assert DEFAULT_MEMORY == 16 << 20
 
 
 @pytest.mark.parametrize("limit", [0, None])

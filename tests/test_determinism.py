@@ -54,7 +54,6 @@ def test_paragraph_table_chunks_do_not_change_the_result(monkeypatch):
     corpus = _corpus(3)
     whole = _outputs(scan(corpus))
     monkeypatch.setattr(pipeline, "SIMILARITY_CHUNK", 3)
-    monkeypatch.setattr(pipeline, "ROUND_CHUNK", 2)
     assert _outputs(scan(corpus)) == whole
     paragraphs = [c for c in whole[0] if c["level"] == "paragraph"]
     assert len(paragraphs) > 1, "the corpus must hold repeated paragraphs for this to mean much"

@@ -200,3 +200,36 @@ def test_documents_per_cluster_counts_distinct_positions(clusters, chunk):
         patch.setattr(report, "DOCUMENTS_CHUNK", chunk)
         counts = report._documents_per_cluster(table)
     assert counts.tolist() == [len(set(members)) for members in clusters]
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.lists(st.lists(st.integers(0, 10_000), min_size=1, max_size=6), max_size=12),
+    st.sampled_from([1, 2, 5, 1 << 20]),
+)
+def test_histogram_of_coded_similarities_counts_every_member_but_the_kept(clusters, chunk):
+    """The same counts from similarity codes a chunk at a time as from all the similarities,
+    as floats, at once; each cluster's first member left out."""
+    import numpy as np
+
+    from dedupe import report
+    from dedupe.result import ClusterTable, similarity_column
+
+    bounds = [0]
+    for members in clusters:
+        bounds.append(bounds[-1] + len(members))
+    codes = np.array([c for members in clusters for c in members], dtype=np.uint16)
+    floats = [c / 10_000 for c in codes.tolist()]
+    table = ClusterTable(
+        "paragraph", bounds, np.zeros(len(codes), np.int32), [""] * len(codes),
+        similarity_column(codes),
+    )  # fmt: skip
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(report, "DOCUMENTS_CHUNK", chunk)
+        counts = report._histogram(table).counts
+    others = [v for members in clusters for v in members[1:]]
+    expected, _ = np.histogram(
+        np.array(others, dtype=np.float64) / 10_000, bins=report.HISTOGRAM_BINS, range=(0, 1)
+    )
+    assert list(counts) == expected.tolist()
+    assert sum(counts) == len(floats) - len(clusters)

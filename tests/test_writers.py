@@ -17,9 +17,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dedupe.api import Previews, render_clusters
+from dedupe.pipeline import similarity_codes
 from dedupe.readers import open_source
 from dedupe.records import Origin, Record
-from dedupe.result import Cluster, ClusterTable, Member
+from dedupe.result import Cluster, ClusterTable, Member, similarity_column
 from dedupe.writers import (
     CleanedWriter,
     atomic_open,
@@ -198,6 +199,42 @@ def test_cluster_tables_are_written_as_their_clusters(
             count = write_cluster_tables(forked, tables, previews.texts, chunk_members, jobs=3)
             assert forked.read_bytes() == expected.read_bytes()
             assert count == len(clusters)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.one_of(
+            st.floats(0, 1),
+            # Halfway between two 4-digit values, and the doubles beside it.
+            st.integers(0, 9_999).map(lambda k: (k + 0.5) / 10_000),
+            st.integers(0, 9_999).map(lambda k: np.nextafter((k + 0.5) / 10_000, 0.0)),
+            st.integers(0, 10_000).map(lambda k: k / 10_000),
+        ),
+        max_size=40,
+    )
+)
+def test_similarity_codes_are_the_rounded_similarities(values: list[float]) -> None:
+    codes = similarity_codes(np.array(values, dtype=np.float64))
+    assert codes.dtype == np.uint16
+    column = similarity_column(codes)
+    assert list(column) == [round(float(v), 4) for v in values]
+    assert np.asarray(column, dtype=np.float64).tolist() == [round(float(v), 4) for v in values]
+
+
+def test_a_coded_similarity_column_is_written_as_its_values(tmp_path: Path) -> None:
+    values = [1.0, 0.8123, 0.5, 1.0, 0.0001, 0.0]
+    codes = similarity_codes(np.array(values))
+    tables = [
+        ClusterTable("paragraph", [0, 3, 6], list(range(6)), list("abcdef"), sims, *[[0] * 6] * 3)
+        for sims in (values, similarity_column(codes))
+    ]
+    texts = [["x"] * 6]
+    write_cluster_tables(tmp_path / "floats.jsonl", tables[:1], texts)
+    write_cluster_tables(tmp_path / "codes.jsonl", tables[1:], texts, jobs=2)
+    written = (tmp_path / "codes.jsonl").read_bytes()
+    assert written == (tmp_path / "floats.jsonl").read_bytes()
+    assert b'"similarity": 0.8123' in written and b'"similarity": 0.0001' in written
 
 
 def test_cluster_chunks_cover_every_cluster_once() -> None:

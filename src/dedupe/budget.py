@@ -1,5 +1,5 @@
 """Where pass one's large arrays live: in memory while they fit a budget, else in temporary
-files, memory-mapped (``scan --memory``, 64 MiB unless told otherwise).
+files, memory-mapped (``scan --memory``, 16 MiB unless told otherwise).
 
 The arrays a scan holds until linking are the signatures: 512 bytes a document and 128 a
 paragraph at the defaults, 1.2 GB for the 382,400 articles and 8 million paragraphs of the x100
@@ -43,13 +43,15 @@ def parse_size(text: str) -> int:
     return int(float(number) * _UNITS[unit.lower()])
 
 
-#: The budget a local scan gives its signatures unless told otherwise: 64 MiB. Beyond it they
+#: The budget a local scan gives its signatures unless told otherwise: 16 MiB. Beyond it they
 #: are in a mapped file, which the system keeps in its page cache while memory is plentiful,
-#: so linking reads them about as fast: the x10 full scan (123 MB of signatures) took 7.9 s
-#: either way, and x100's 117.7 s against 120.6 s with 256 MiB, which held the 195 MB of
-#: x100's document signatures in the process's own memory through the document linking (the
-#: peak of the trace of anonymous memory there 946 -> 714 MB). 256 MiB until 2026-12-04.
-DEFAULT_MEMORY = 64 << 20
+#: so linking reads them about as fast: the x10 full scan took 7.8-8.1 s with 16 MiB and
+#: 7.9-8.6 s with 64 MiB (alternating runs), x1 1.11-1.40 s against 1.09-1.35 s, while x100
+#: held a 62 MB array of paragraph keys in the process's own memory through the paragraph
+#: stage with 64 MiB (its peak of anonymous memory there: see BENCHMARKS.md). 256 MiB until
+#: the second session of 2026-12-04 (x100's 195 MB of document signatures in memory through
+#: the document linking, whose peak was then 946 MB against 714), 64 MiB until the ninth.
+DEFAULT_MEMORY = 16 << 20
 #: :meth:`RowStore.array` hands the parts it has copied back to the system this often.
 TRIM_EVERY_PARTS = 32
 #: What ``--memory unlimited`` asks for: everything in memory.

@@ -112,7 +112,7 @@ def _local_cluster(factory: Any, workers: int | None) -> Any:
 class _Signed:
     """One file after pass one on its worker; positions are counted from the file's start."""
 
-    ids: list[str]
+    ids: Sequence[str]
     positions: Sequence[int]
     lines: list[int | None]
     lengths: Sequence[int]
@@ -360,7 +360,7 @@ class DaskEngine:
                     _drop_documents, signed[number], keep, pure=False
                 )
                 meta = _drop_documents(meta, keep)
-            scanner.ids += meta.ids
+            scanner.intake_ids().extend(meta.ids)
             scanner.positions.extend([p + offset for p in meta.positions])
             scanner.lengths.extend(meta.lengths)
             scanner.batches.append(meta.features)

@@ -13,7 +13,7 @@ import os
 import sys
 from array import array
 from collections import Counter, deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Literal
 
@@ -21,7 +21,13 @@ import numpy as np
 
 from dedupe.budget import DEFAULT_MEMORY, ArrayBudget, RowStore
 from dedupe.config import ScanConfig
-from dedupe.core.cluster import connected_components, equal_key_pairs, keepers, merge_components
+from dedupe.core.cluster import (
+    clustered_rows,
+    connected_components,
+    equal_key_pairs,
+    keepers,
+    merge_components,
+)
 from dedupe.core.exact import HISTOGRAM_BINS
 from dedupe.core.features import BatchFeatures, featurise
 from dedupe.core.lsh import (
@@ -32,7 +38,7 @@ from dedupe.core.lsh import (
     components_by_bands,
     pairs_sharing_keys,
 )
-from dedupe.core.runs import index_dtype
+from dedupe.core.runs import index_dtype, sorted_unique
 from dedupe.core.segment import drop_spans
 from dedupe.core.shingle import I64
 from dedupe.core.signature import permutations
@@ -43,11 +49,14 @@ from dedupe.records import Origin, Record, Skipped
 from dedupe.result import (
     RULE_CODE,
     RULES,
+    SIMILARITY_SCALE,
     Analysis,
     ClusterTable,
     CodedColumn,
+    PackedStrings,
     Verdict,
     column_counts,
+    similarity_column,
 )
 from dedupe.set_spool import ExactlyVerified, SetSpool
 
@@ -281,7 +290,10 @@ class Scanner:
         self.paragraph_bands, self.paragraph_rows = choose_bands(
             config.paragraph_threshold, config.paragraph_num_perm, config.min_candidate_probability
         )
-        self.ids: list[str] = []
+        # A list while records are added, then a PackedStrings (:meth:`finish`): x100's 382,400
+        # ids as strings were copied page by page into every process forked to write
+        # clusters.jsonl as it read them, and into this one as pass two read the verdicts.
+        self.ids: Sequence[str] = []
         # Positions and character lengths as machine integers: 8 bytes a record, not a list
         # slot and an int object (36; x100: 382,400 records, 21 MB less held while linking).
         self.positions = array("q")
@@ -320,6 +332,11 @@ class Scanner:
         self.batches.append(batch)
 
     # -- intake -----------------------------------------------------------------------------
+    def intake_ids(self) -> list[str]:
+        """The list the ids of added records go to (before :meth:`finish`)."""
+        assert isinstance(self.ids, list), "records are added before finish"
+        return self.ids
+
     def _skip(self, skipped: Skipped) -> None:
         if self.config.strict:
             raise InputError(skipped.origin.path, skipped.origin.line, skipped.reason)
@@ -362,8 +379,9 @@ class Scanner:
             self._first_texts = texts
         else:
             self._submit(texts)
+        ids = self.intake_ids()
         for record in self._pending:
-            self.ids.append(record.id)
+            ids.append(record.id)
             self.positions.append(record.position)
             self.lengths.append(len(record.text))
         self._pending = []
@@ -429,6 +447,9 @@ class Scanner:
         self.flush()
         self._drain()
         self.first_seen = {}
+        # The ids in one buffer from here on (the clusters and verdicts read them from it):
+        # the list's strings, one object each, go.
+        self.ids = PackedStrings(self.ids)
         if self._unit_stores is not None:
             self._unit_arrays = self._unit_stores.arrays()
         if before_linking is not None:
@@ -564,7 +585,7 @@ class Scanner:
                 "document",
                 bounds,
                 [self.positions[i] for i in order],
-                [self.ids[i] for i in order],
+                CodedColumn(np.array(order, dtype=np.int64), self.ids),
                 similarities,
                 rules=rules,
             )
@@ -582,7 +603,7 @@ class Scanner:
             )
         whole = np.flatnonzero(keeper == np.arange(n))
         verdicts.keep(
-            np.asarray(self.positions, dtype=np.int64)[whole], [self.ids[i] for i in whole]
+            np.asarray(self.positions, dtype=np.int64)[whole], CodedColumn(whole, self.ids)
         )
         return keeper
 
@@ -616,13 +637,10 @@ class Scanner:
             units, e_sigs, alive, np.stack([within_a, within_b], axis=1)
         )
 
-        sizes = np.bincount(labels, minlength=len(labels))
-        in_cluster = np.flatnonzero(sizes[labels] > 1)
         # Grouped by component in label order, ascending inside: the keeper (the component's
         # smallest node, its earliest paragraph) first.
-        members = in_cluster[np.argsort(labels[in_cluster], kind="stable")]
-        keeper = labels[members]
-        del sizes, in_cluster, labels, alive  # 8 bytes a paragraph each (x100: 8 million)
+        members, keeper = clustered_rows(labels)
+        del labels, alive  # x100: 8 million paragraphs
         # The C heap hands back what each step freed before the next allocates: arrays below
         # glibc's (raised) mmap threshold leave holes that it keeps otherwise (x100: 350-500 MB
         # of free heap at the peaks of this table's steps).
@@ -729,10 +747,13 @@ class Scanner:
             counts[1] += int(accept.sum())
             return accept
 
-        # With a second core, the next band is sorted while one is verified. The C heap keeps
-        # what each band's pieces freed unless asked to give it back (x100: the peak of the
-        # trace summed over all processes 1,278 -> 1,149 MB, for 35 calls taking 0.18 s).
-        lookahead = self.jobs > 1
+        # With a second core, the next band is sorted while one is verified, where what that
+        # holds fits the memory budget (BAND_AHEAD_BYTES a row that takes part). The C heap
+        # keeps what each band's pieces freed unless asked to give it back (x100: the peak of
+        # the trace summed over all processes 1,278 -> 1,149 MB, for 35 calls taking 0.18 s).
+        rows = len(labels) if mask is None else int(np.count_nonzero(mask))
+        limit = self.budget.limit
+        lookahead = self.jobs > 1 and (limit is None or rows * BAND_AHEAD_BYTES <= limit)
         labels = components_by_bands(
             signatures,
             *bands,
@@ -754,10 +775,11 @@ class Scanner:
         rules: np.ndarray,
         repeats: CodedColumn,
     ) -> ClusterTable:
-        """The paragraph clusters (``similarity`` is rounded in place), their members' fields
-        as numpy columns: ~6 million members at x100, 8 bytes a value instead of a list slot
-        and a Python object (~40 bytes), and 4 for the positions, paragraph indices and spans
-        where they fit (~100 MB less at x100). The columns are filled a chunk of members at a
+        """The paragraph clusters (``similarity``: the members' codes, as
+        :func:`_member_similarity` gives them), their members' fields as numpy columns: ~6
+        million members at x100, 8 bytes a value instead of a list slot and a Python object
+        (~40 bytes), 4 for the positions, paragraph indices and spans where they fit (~100 MB
+        less at x100) and 2 for the similarities. The columns are filled a chunk of members at a
         time: the int64 lookups of all members at once, narrowed after, held ~230 MB beside
         the table (x100: the paragraph stage's peak of anonymous memory)."""
         positions = np.asarray(self.positions, dtype=np.int64)
@@ -788,7 +810,7 @@ class Scanner:
             [*starts, len(members)],
             position,
             CodedColumn(doc, self.ids),
-            _rounded_in_place(similarity),
+            similarity_column(similarity),
             paragraph,
             begin,
             end,
@@ -841,15 +863,8 @@ TABLE_CHUNK = 1 << 20
 
 def _int_column(length: int, largest: int) -> np.ndarray:
     """An empty column for ``length`` non-negative integers up to ``largest``: int32 where
-    they fit, as :func:`_narrowed` makes them."""
+    they fit."""
     return np.empty(length, dtype=index_dtype(largest + 1))
-
-
-def _narrowed(values: np.ndarray) -> np.ndarray:
-    """Non-negative integers as int32 where they all fit (else as they are)."""
-    if len(values) == 0 or (int(values.min()) >= 0 and int(values.max()) < 2**31):
-        return values.astype(np.int32)
-    return values
 
 
 @dataclass(frozen=True, slots=True)
@@ -881,6 +896,12 @@ class _Units:
         return np.subtract(units, first, out=first)
 
 
+#: What sorting the next LSH band while one is linked holds, a row: its keys, their sort and
+#: the bucket table (measured at x100: 78 MB more at the paragraph linking's peak for 3.6
+#: million representatives, which the look-ahead saves 6.6 s of 22.6). :meth:`Scanner.link`
+#: sorts ahead where the rows' share fits the memory budget: x10's paragraphs and x100's
+#: documents under the default 16 MiB, not x100's paragraphs.
+BAND_AHEAD_BYTES = 22
 #: Eligible paragraphs :meth:`Scanner.eligible_spans` gathers at a time from the stored arrays.
 SPAN_CHUNK = 1 << 20
 #: A batch's paragraph index arrays once :class:`_UnitStores` holds them.
@@ -1042,11 +1063,13 @@ def _member_similarity(
     within: tuple[I64, I64, np.ndarray],
     signatures: SignatureSet,
 ) -> np.ndarray:
-    """Similarity of each member with its keeper: 1.0 for the keeper, the exact Jaccard where
-    the pair is a known within-document repeat ``within = (earlier, later, jaccard)``, else
-    the signature estimate, a chunk of members at a time (one call per member took 7.9 s at
-    x10)."""
-    similarity = np.ones(len(members), dtype=np.float64)
+    """Similarity of each member with its keeper as its code (:func:`similarity_codes`): 1.0
+    for the keeper, the exact Jaccard where the pair is a known within-document repeat
+    ``within = (earlier, later, jaccard)``, else the signature estimate, a chunk of members at
+    a time (one call per member took 7.9 s at x10). Codes, 2 bytes a member, rather than the
+    float64 similarities: x100's 6 million paragraph members held 48 MB of them from here
+    until clusters.jsonl was written."""
+    similarity = np.full(len(members), SIMILARITY_SCALE, dtype=np.uint16)
     others = np.flatnonzero(members != keeper)
     if len(others) == 0:
         return similarity
@@ -1067,7 +1090,7 @@ def _member_similarity(
         values[exact] = jaccard[order[at[exact]]]
         estimate = ~exact
         values[estimate] = signatures.jaccard(np.stack([kept[estimate], member[estimate]], axis=1))
-        similarity[chunk] = values
+        similarity[chunk] = similarity_codes(values)
     return similarity
 
 
@@ -1110,49 +1133,63 @@ def _paragraph_rules(
         components, documents = np.unique(pairs[:, 0], return_counts=True)
         spread = documents[np.searchsorted(components, keeper)]
         codes[spread >= min_docs] = RULE_CODE["boilerplate"]
-    codes[np.isin(members, within_later)] = RULE_CODE["repeated-paragraph"]
+    later = sorted_unique(within_later)
+    for begin, found in _found_in(members, later):
+        codes[begin + np.flatnonzero(found >= 0)] = RULE_CODE["repeated-paragraph"]
     return codes
+
+
+def _found_in(values: I64, sorted_keys: I64) -> Iterator[tuple[int, I64]]:
+    """For each chunk of :data:`PAIR_CHUNK` ``values``: its first index and, for each value, its
+    index in ``sorted_keys`` (distinct, ascending) or -1. Looked up a chunk at a time: the
+    temporaries of a lookup of every member at once (x100: 6 million paragraph members, an
+    ``np.isin`` or a search of each) were the paragraph stage's peak as its table was made.
+
+    >>> [(b, f.tolist()) for b, f in _found_in(np.array([4, 1, 9, 2]), np.array([1, 2, 3]))]
+    [(0, [-1, 0, -1, 1])]
+    """
+    for begin in range(0, len(values), PAIR_CHUNK):
+        chunk = values[begin : begin + PAIR_CHUNK]
+        at = np.searchsorted(sorted_keys, chunk)
+        if len(sorted_keys):
+            np.minimum(at, len(sorted_keys) - 1, out=at)
+            at[sorted_keys[at] != chunk] = -1
+        else:
+            at[:] = -1
+        yield begin, at
 
 
 def _repeated_paragraphs(members: I64, within_a: I64, within_b: I64, units: _Units) -> CodedColumn:
     """For each member that repeats an earlier paragraph of its document (``within_b``), the
     index in the document of the earliest paragraph it repeats (``within_a``); None for the rest.
     """
-    repeats = np.full(len(members), -1, dtype=np.int64)
+    # Code 0 for None, 1 + the index otherwise.
+    repeats: np.ndarray = np.zeros(len(members), dtype=index_dtype(len(units.u_doc) + 1))
     if len(within_b) and len(members):
         order = np.lexsort((within_a, within_b))
         later, earlier = within_b[order], within_a[order]
         first = np.r_[True, later[1:] != later[:-1]]
         later, earlier = later[first], earlier[first]
-        at = np.minimum(np.searchsorted(later, members), len(later) - 1)
-        hit = later[at] == members
-        repeats[hit] = units.index_in_document(units.elig[earlier[at[hit]]])
-    # Code 0 for None, 1 + the index otherwise.
-    largest = int(repeats.max()) if len(repeats) else -1
-    repeats += 1
-    return CodedColumn(_narrowed(repeats), [None, *range(largest + 1)])
+        for begin, found in _found_in(members, later):
+            hit = np.flatnonzero(found >= 0)
+            index = units.index_in_document(units.elig[earlier[found[hit]]])
+            repeats[begin + hit] = index + 1
+    largest = int(repeats.max()) - 1 if len(repeats) else -1
+    return CodedColumn(repeats, [None, *range(largest + 1)])
 
 
-#: Values :func:`_rounded_in_place` rounds at a time: its sort holds a few arrays of this many
-#: rather than of every member (x100: 6 million paragraph members, ~200 MB at once, the
-#: scan's peak of anonymous memory while the paragraph table was made).
-ROUND_CHUNK = 1 << 20
+def similarity_codes(values: np.ndarray) -> np.ndarray:
+    """The code (uint16, :func:`~dedupe.result.similarity_column`) of ``round(v, 4)`` for each
+    similarity ``v`` in [0, 1], each distinct value rounded once: estimates take at most
+    num_perm + 1 values, so a million similarities need a few dozen rounds.
 
-
-def _rounded_in_place(values: np.ndarray, digits: int = 4) -> np.ndarray:
-    """``values`` overwritten with ``[round(v, digits) for v in values]`` and returned, each
-    distinct value of a chunk rounded once: estimates take at most num_perm + 1 values, so a
-    chunk of a million similarities needs a few dozen rounds.
-
-    >>> _rounded_in_place(np.array([0.123449, 0.5, 2 / 3, 0.5])).tolist()
-    [0.1234, 0.5, 0.6667, 0.5]
+    >>> similarity_codes(np.array([0.123449, 0.5, 2 / 3, 0.5, 1.0])).tolist()
+    [1234, 5000, 6667, 5000, 10000]
     """
-    for begin in range(0, len(values), ROUND_CHUNK):
-        part = values[begin : begin + ROUND_CHUNK]
-        distinct, inverse = np.unique(part, return_inverse=True)
-        table = np.array([round(value, digits) for value in distinct.tolist()], dtype=np.float64)
-        np.take(table, inverse, out=part)
-    return values
+    distinct, inverse = np.unique(values, return_inverse=True)
+    rounded = np.array([round(value, 4) for value in distinct.tolist()], dtype=np.float64)
+    codes = np.rint(rounded * SIMILARITY_SCALE).astype(np.uint16)
+    return codes[inverse.reshape(-1)]
 
 
 def _drop_boilerplate(

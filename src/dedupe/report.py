@@ -21,7 +21,14 @@ import numpy as np
 
 from dedupe.config import ScanConfig, ShingleSpec
 from dedupe.explain import shingle_strings, word_diff
-from dedupe.result import RULES, ClusterTable, column_is, column_value, column_values
+from dedupe.result import (
+    RULES,
+    ClusterTable,
+    column_floats,
+    column_is,
+    column_value,
+    column_values,
+)
 from dedupe.writers import cluster_chunks
 
 #: Side-by-side pairs shown at most: the largest clusters first, then a spread of similarities.
@@ -89,7 +96,8 @@ class ReportData:
     pairs: tuple[Pair, ...]
 
 
-#: Members :func:`_documents_per_cluster` counts at a time (whole clusters).
+#: Members :func:`_documents_per_cluster` (whole clusters) and :func:`_histogram` count at a
+#: time.
 DOCUMENTS_CHUNK = 1 << 20
 
 
@@ -144,7 +152,7 @@ def choose_pairs(tables: list[ClusterTable]) -> list[tuple[int, int, int]]:
         bounds = np.asarray(table.bounds, dtype=np.int64)
         cluster = np.searchsorted(bounds, removed, side="right") - 1
         sizes = np.diff(bounds)[cluster]
-        similarity = np.asarray(table.similarities, dtype=np.float64)[removed]
+        similarity = column_floats(table.similarities, removed)
         rows.append(
             np.stack(
                 [
@@ -311,10 +319,18 @@ def _lines(
 
 
 def _histogram(table: ClusterTable) -> Histogram:
-    similarity = np.asarray(table.similarities, dtype=np.float64)
-    others = np.ones(len(similarity), dtype=bool)
-    others[np.asarray(table.bounds[:-1], dtype=np.int64)] = False
-    counts, _ = np.histogram(similarity[others], bins=HISTOGRAM_BINS, range=(0.0, 1.0))
+    """The histogram of every member's similarity but each cluster's first (its kept member),
+    counted a chunk of :data:`DOCUMENTS_CHUNK` members at a time."""
+    counts = np.zeros(HISTOGRAM_BINS, dtype=np.int64)
+    firsts = np.asarray(table.bounds[:-1], dtype=np.int64)
+    for begin in range(0, table.members, DOCUMENTS_CHUNK):
+        end = min(begin + DOCUMENTS_CHUNK, table.members)
+        similarity = column_floats(table.similarities, slice(begin, end))
+        others = np.ones(end - begin, dtype=bool)
+        others[firsts[np.searchsorted(firsts, begin) : np.searchsorted(firsts, end)] - begin] = (
+            False
+        )
+        counts += np.histogram(similarity[others], bins=HISTOGRAM_BINS, range=(0.0, 1.0))[0]
     return Histogram(table.level, 0.0, 1.0, tuple(counts.tolist()))
 
 

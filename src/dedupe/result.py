@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from array import array
 from collections import Counter
-from collections.abc import Iterator, MutableMapping, Sequence
+from collections.abc import Iterable, Iterator, MutableMapping, Sequence
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any, Literal, overload
 
 import numpy as np
@@ -78,7 +79,7 @@ class Cluster:
 
 
 @dataclass(frozen=True, slots=True)
-class CodedColumn:
+class CodedColumn(Sequence[Any]):
     """A column of values looked up by number: row ``i`` holds ``values[codes[i]]``. The
     paragraph table's document ids (codes: document numbers), rules (codes into :data:`RULES`)
     and repeats: 1 to 4 bytes a member instead of an 8-byte pointer to a Python object (x100:
@@ -112,7 +113,7 @@ class CodedColumn:
         return (values[code] for code in self.codes.tolist())
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
-        return np.asarray(self.values, dtype=object)[self.codes]
+        return np.asarray(self.values, dtype=object if dtype is None else dtype)[self.codes]
 
     def counts(self) -> Counter[Any]:
         """How many rows hold each value."""
@@ -123,11 +124,73 @@ class CodedColumn:
         return counts
 
 
+class PackedStrings(Sequence[str]):
+    r"""Strings held in one buffer, the UTF-8 of each after the other, and where each ends: the
+    document ids of the cluster tables. The processes forked to write clusters.jsonl read
+    every document's id, and reading a Python object writes its reference count, so each of
+    them copied the pages of the scan's list of ids as it went (x100: 382,400 ids, ~20 MB
+    each); a slice of this buffer is a new string of the reader's own.
+
+    >>> ids = PackedStrings(["a", "", "\u00e9t\u00e9", "\ud800"])
+    >>> len(ids), ids[2], ids[-1] == "\ud800", ids[1:3], list(ids) == ["a", "", "été", "\ud800"]
+    (4, 'été', True, ['', 'été'], True)
+    """
+
+    def __init__(self, strings: Iterable[str]) -> None:
+        ends = array("q")
+        parts = []
+        total = 0
+        for string in strings:
+            encoded = string.encode("utf-8", "surrogatepass")  # ids may hold lone surrogates
+            parts.append(encoded)
+            total += len(encoded)
+            ends.append(total)
+        self._data = b"".join(parts)
+        self._ends = ends
+
+    def __len__(self) -> int:
+        return len(self._ends)
+
+    @overload
+    def __getitem__(self, index: int) -> str: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[str]: ...
+    def __getitem__(self, index: int | slice) -> str | list[str]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        if index < 0:
+            index += len(self._ends)
+        end = self._ends[index]  # raises IndexError past the end
+        start = self._ends[index - 1] if index else 0
+        return self._data[start:end].decode("utf-8", "surrogatepass")
+
+
+#: Similarities are shown rounded to 4 digits, so a large table holds each as the code ``k`` of
+#: ``k / SIMILARITY_SCALE`` (:func:`similarity_column`): 2 bytes a member instead of 8.
+SIMILARITY_SCALE = 10_000
+
+
+@cache
+def _similarity_values() -> tuple[float, ...]:
+    return tuple(k / SIMILARITY_SCALE for k in range(SIMILARITY_SCALE + 1))
+
+
+def similarity_column(codes: np.ndarray) -> CodedColumn:
+    """A column of similarities from their codes (``k`` for ``k / SIMILARITY_SCALE``, the value
+    ``round(similarity, 4)`` gives: both are the double nearest ``k / 10**4``).
+
+    >>> column = similarity_column(np.array([10_000, 8_123], dtype=np.uint16))
+    >>> column[0], column[1], column[1] == round(0.81234, 4)
+    (1.0, 0.8123, True)
+    """
+    return CodedColumn(codes, _similarity_values())
+
+
 #: A column of a :class:`ClusterTable`: a list, or a numpy array where the table is large (the
 #: paragraph table holds ~6 million members at x100, ~40 bytes a value as Python objects, 8 in
 #: an array, 1-4 in a :class:`CodedColumn`).
 IntColumn = list[int] | npt.NDArray[np.int64]
-FloatColumn = list[float] | npt.NDArray[np.float64]
+FloatColumn = list[float] | npt.NDArray[np.float64] | CodedColumn
 ObjectColumn = list[Any] | npt.NDArray[np.object_] | CodedColumn
 
 
@@ -137,6 +200,22 @@ def column_values(
     """``column[first:last]`` as a list of Python values (ints, floats, strings, None)."""
     part = column[first:last]
     return part.tolist() if isinstance(part, np.ndarray) else list(part)
+
+
+def column_floats(column: FloatColumn, rows: slice | np.ndarray) -> npt.NDArray[np.float64]:
+    """The values of a float column at ``rows`` (a slice, or row numbers) as float64: a coded
+    column's codes looked up for those rows alone, not every member's value at once (x100: 6
+    million paragraph members, 48 MB).
+
+    >>> coded = similarity_column(np.array([10_000, 5_000, 2_500], dtype=np.uint16))
+    >>> column_floats(coded, np.array([2, 0])).tolist(), column_floats([0.5, 0.25], slice(1, 2))
+    ([0.25, 1.0], array([0.25]))
+    """
+    if isinstance(column, CodedColumn):
+        return np.asarray(column.values, dtype=np.float64)[column.codes[rows]]
+    if isinstance(rows, slice):
+        return np.asarray(column[rows], dtype=np.float64)
+    return np.asarray(column, dtype=np.float64)[rows]
 
 
 def column_is(column: IntColumn | FloatColumn | ObjectColumn, value: Any) -> np.ndarray:

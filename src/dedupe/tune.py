@@ -147,7 +147,7 @@ class SignedCorpus:
     temporary file: close it (or use it as a context manager) when done."""
 
     config: ScanConfig
-    ids: list[str]
+    ids: Sequence[str]
     docs: DocumentArrays
     records_read: int
     skipped: list[Skipped]

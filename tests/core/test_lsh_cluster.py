@@ -6,7 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dedupe.core import lsh
-from dedupe.core.cluster import connected_components, keepers, merge_components
+from dedupe.core.cluster import clustered_rows, connected_components, keepers, merge_components
 from dedupe.core.lsh import (
     MAX_BUCKET_PAIRS,
     band_key,
@@ -197,6 +197,27 @@ def test_connected_components_are_union_finds(n, edges):
     pairs = [(a % n, b % n) for a, b in edges]
     array = np.array(pairs, dtype=np.int64).reshape(-1, 2)
     assert connected_components(n, array).tolist() == _union_find_labels(n, pairs)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    n=st.integers(1, 60),
+    edges=st.lists(st.tuples(st.integers(0, 59), st.integers(0, 59)), max_size=80),
+    dtype=st.sampled_from([np.int32, np.int64]),
+)
+def test_clustered_rows_are_the_components_of_two_rows_or_more(n, edges, dtype):
+    """Grouped by label, ascending inside, as counting each component's rows and a stable sort
+    of the clustered rows by label give them."""
+    pairs = np.array([(a % n, b % n) for a, b in edges], dtype=np.int64).reshape(-1, 2)
+    labels = connected_components(n, pairs, dtype)
+    members, keeper = clustered_rows(labels)
+    sizes = np.bincount(labels, minlength=n)
+    in_cluster = np.flatnonzero(sizes[labels] > 1)
+    expected = in_cluster[np.argsort(labels[in_cluster], kind="stable")]
+    assert members.tolist() == expected.tolist()
+    assert keeper.tolist() == labels[expected].tolist()
+    assert members.dtype == np.int64 and keeper.dtype == labels.dtype
+    assert len(members) == int((sizes[sizes > 1]).sum())
 
 
 @settings(max_examples=150, deadline=None)
