@@ -534,24 +534,55 @@ LONG_RUN_S = 60.0
 LONG_SAMPLE_S = 2.0
 
 
+def _tree(pid: int) -> list[int]:
+    """``pid`` and every process under it, children of any of their threads (Linux /proc)."""
+    found, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        found.append(current)
+        try:
+            for task in os.listdir(f"/proc/{current}/task"):
+                with open(f"/proc/{current}/task/{task}/children", encoding="ascii") as children:
+                    todo += [int(child) for child in children.read().split()]
+        except (OSError, ValueError):
+            continue  # it ended between two reads
+    return found
+
+
+def _status_kib(pid: int, field: str) -> int | None:
+    """A ``field:`` of ``/proc/PID/smaps_rollup`` or ``/proc/PID/status`` (by its name), KiB."""
+    source = "smaps_rollup" if field.startswith("Pss") else "status"
+    try:
+        with open(f"/proc/{pid}/{source}", encoding="ascii") as status:
+            for line in status:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1])
+    except (OSError, ValueError):
+        pass  # it ended meanwhile
+    return None
+
+
 def _anon_kib(pid: int) -> int | None:
     """Proportional anonymous memory (Pss_Anon: a page shared by forked workers counts once in
     all) of ``pid`` and all its descendants, in KiB (Linux /proc), or None."""
-    total, todo, seen = 0, [pid], False
-    while todo:
-        current = todo.pop()
-        try:
-            with open(f"/proc/{current}/smaps_rollup", encoding="ascii") as status:
-                for line in status:
-                    if line.startswith("Pss_Anon:"):
-                        total += int(line.split()[1])
-                        seen = True
-                        break
-            with open(f"/proc/{current}/task/{current}/children", encoding="ascii") as children:
-                todo += [int(child) for child in children.read().split()]
-        except (OSError, ValueError):
-            continue  # it ended between two reads
-    return total if seen else None
+    found = [_status_kib(p, "Pss_Anon") for p in _tree(pid)]
+    held = [kib for kib in found if kib is not None]
+    return sum(held) if held else None
+
+
+def _hwm_kib(pid: int) -> int | None:
+    """The largest peak resident set (VmHWM) of ``pid`` and its descendants so far, in KiB, or
+    None. What ``ru_maxrss`` was meant to give: a child's ``ru_maxrss`` starts at its parent's
+    resident set when it was forked (Linux keeps it across exec), so every tool started by a
+    harness of 615 MB reported 615 MB, /bin/true included."""
+    found = [_status_kib(p, "VmHWM") for p in _tree(pid)]
+    held = [kib for kib in found if kib is not None]
+    return max(held) if held else None
+
+
+#: The tool's peak resident sets are read this often (a high-water mark: only its growth in the
+#: last interval before it ends can be missed).
+HWM_SAMPLE_S = 0.05
 
 
 def measure(
@@ -562,7 +593,9 @@ def measure(
     sample_s: float | None = None,
 ) -> Measured:
     """Run ``command`` and reap it with wait4: wall time, CPU time and peak RSS of that child
-    (ru_maxrss is the largest resident set of it or any of its own children, in KiB), and the
+    (the largest peak resident set, VmHWM, of it or any of its own children, read every
+    HWM_SAMPLE_S; ru_maxrss where /proc cannot tell, which counts this harness's own resident
+    set at the fork), and the
     peak of its anonymous memory summed with its children's (proportional: what forked workers
     share counts once), sampled every ``sample_s`` (None: not sampled). RSS
     also counts the pages of files a tool maps (spilled signatures, spooled shingle sets),
@@ -576,7 +609,8 @@ def measure(
         )
         pid, status, usage = os.wait4(process.pid, os.WNOHANG)
         peak_anon: int | None = None
-        sampled = 0.0
+        peak_hwm: int | None = None
+        sampled = hwm_read = 0.0
         while pid == 0:
             now = time.perf_counter()
             if now - started > timeout_s:
@@ -588,6 +622,11 @@ def measure(
                 if anon is not None:
                     peak_anon = max(peak_anon or 0, anon)
                 sampled = now
+            if now - hwm_read >= HWM_SAMPLE_S:
+                hwm = _hwm_kib(process.pid)
+                if hwm is not None:
+                    peak_hwm = max(peak_hwm or 0, hwm)
+                hwm_read = now
             time.sleep(0.01)  # 10 ms polling: at most 1 % of a 1 s run
             pid, status, usage = os.wait4(process.pid, os.WNOHANG)
         seconds = time.perf_counter() - started
@@ -596,7 +635,7 @@ def measure(
     return Measured(
         seconds=round(seconds, 3),
         cpu_seconds=round(usage.ru_utime + usage.ru_stime, 3),
-        peak_rss_mb=round(usage.ru_maxrss / 1024, 1),
+        peak_rss_mb=round((usage.ru_maxrss if peak_hwm is None else peak_hwm) / 1024, 1),
         peak_anon_mb=None if peak_anon is None else round(peak_anon / 1024, 1),
         returncode=None if timed_out else process.returncode,
         stderr_tail=log.read_text(errors="replace")[-2000:],
@@ -924,7 +963,8 @@ def _config(settings: Settings, options: argparse.Namespace) -> dict[str, Any]:
         "datasketch and the peers' Python shingling run on one core",
         "timing": "wall seconds of a fresh subprocess: interpreter start, imports, reading the "
         "JSONL, signing, LSH, verification; stages_s is the worker's own split",
-        "memory": f"peak RSS (ru_maxrss, mapped file pages included) of the timed runs; peak "
+        "memory": f"peak RSS (the largest VmHWM of the tool's processes, read every "
+        f"{HWM_SAMPLE_S} s; mapped file pages included) of the timed runs; peak "
         f"anonymous memory (Pss_Anon of the tool and its workers) from one more, untimed run "
         f"sampled every {ANON_SAMPLE_S} s, or, where a run takes over {LONG_RUN_S:.0f} s, from "
         f"the timed runs sampled every {LONG_SAMPLE_S} s",
