@@ -257,8 +257,11 @@ class PartitionedSignatures:
         found = [pairs for pairs in self.client.gather(futures) if len(pairs)]
         return np.concatenate(found) if found else np.empty((0, 2), dtype=np.int64)
 
-    def band_bucket_table(self, band: int, rows: int, selected: I64 | None) -> Buckets:
-        """As :meth:`LocalSignatures.band_bucket_table`: the band's buckets of more than one
+    def band_bucket_table(
+        self, band: int, rows: int, selected: I64 | None, threads: int = 1
+    ) -> Buckets:
+        """As :meth:`LocalSignatures.band_bucket_table` (``threads``: the workers' own): the
+        band's buckets of more than one
         row, gathered from its hash buckets (the next :data:`BANDS_AHEAD` bands submitted
         meanwhile). The buckets come in another order than the local engine's, which
         :func:`~dedupe.core.lsh.bucket_links` does not depend on."""

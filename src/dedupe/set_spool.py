@@ -136,8 +136,10 @@ class ExactlyVerified:
     ) -> Iterator[I64]:
         return self._signatures.band_pair_pieces(band, rows, labels, selected)
 
-    def band_bucket_table(self, band: int, rows: int, selected: I64 | None) -> Buckets:
-        return self._signatures.band_bucket_table(band, rows, selected)
+    def band_bucket_table(
+        self, band: int, rows: int, selected: I64 | None, threads: int = 1
+    ) -> Buckets:
+        return self._signatures.band_bucket_table(band, rows, selected, threads)
 
     def jaccard(self, pairs: I64) -> npt.NDArray[np.float64]:
         threads = self._signatures.threads

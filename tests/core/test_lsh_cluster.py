@@ -367,6 +367,11 @@ def test_selected_band_key_is_the_band_key_of_the_selected_rows(seed, units, sha
     for band in range(bands):
         expected = band_key(signatures.T, band, rows)[selected]
         assert np.array_equal(selected_band_key(signatures, band, rows, selected), expected)
+        with pytest.MonkeyPatch.context() as patch:  # parts on threads, whatever the size
+            patch.setattr(lsh.runs, "PARALLEL_MIN", 0)
+            for threads in (2, 3):
+                found = selected_band_key(signatures, band, rows, selected, threads)
+                assert np.array_equal(found, expected)
 
 
 @settings(max_examples=150, deadline=None)
@@ -385,7 +390,9 @@ def test_band_buckets_group_rows_by_key(keys, chunk, wide):
     rows = np.arange(len(keys), dtype=np.int64) * 3 + 1
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(lsh, "BUCKET_CHUNK", chunk)
-        buckets = lsh.band_buckets(column, rows)
+        patch.setattr(lsh.runs, "PARALLEL_MIN", 0)
+        patch.setattr(lsh.runs, "_PACKED_MIN", 1)  # the packed sort, on threads
+        buckets = lsh.band_buckets(column, rows, threads=chunk % 3 + 1)
     expected = []
     for key in sorted(set(column.tolist())):
         held = [int(rows[i]) for i in range(len(keys)) if int(column[i]) == key]
@@ -425,3 +432,21 @@ def test_int32_components_and_equal_pairs_are_the_int64_ones(graph):
     merged = merge_components(narrow.copy(), equal, overwrite=True)
     assert merged.dtype == np.int32
     assert merged.tolist() == merge_components(connected_components(n, pairs), equal).tolist()
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.integers(2, 120), st.booleans())
+def test_bands_made_on_threads_link_the_same(seed, units, selected_only):
+    """Without the look-ahead each band is made on all the table's threads: the same labels
+    as on one."""
+    rng = np.random.default_rng(seed)
+    signatures = rng.integers(0, 6, size=(units, 12), dtype=np.uint32)
+    mask = rng.random(units) < 0.7 if selected_only else None
+    accept = lambda pairs: (pairs[:, 0] + pairs[:, 1]) % 3 != 0  # noqa: E731
+    expected = components_by_bands(signatures, 6, 2, np.arange(units), accept, mask)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(lsh.runs, "PARALLEL_MIN", 0)
+        patch.setattr(lsh.runs, "_PACKED_MIN", 1)
+        table = lsh.LocalSignatures(signatures, threads=2)
+        found = components_by_bands(table, 6, 2, np.arange(units), accept, mask)
+    assert found.tolist() == expected.tolist()

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dedupe.core.runs import run_lengths, run_starts, sorted_unique, stable_argsort
+from dedupe.core import runs
+from dedupe.core.runs import run_lengths, run_starts, sort_in_place, sorted_unique, stable_argsort
 
 # Keys from a small range tie often (the buckets of LSH); from the whole range, rarely.
 keys = st.one_of(
@@ -54,3 +56,25 @@ def test_runs_and_unique_agree_with_numpy(values):
     assert ordered[starts].tolist() == distinct.tolist()
     assert run_lengths(starts, len(ordered)).tolist() == counts.tolist()
     assert sorted_unique(values).tolist() == distinct.tolist()
+
+
+@settings(max_examples=100, deadline=None)
+@given(values=keys, threads=st.integers(1, 4))
+def test_a_sort_in_parts_on_threads_is_a_sort(values, threads):
+    expected = np.sort(values).tolist()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(runs, "PARALLEL_MIN", 0)  # parts on threads, whatever the size
+        sort_in_place(values, threads)
+    assert values.tolist() == expected
+
+
+@settings(max_examples=30, deadline=None)
+@given(count=st.integers(4_096, 20_000), threads=st.integers(2, 3), seed=st.integers(0, 2**32))
+def test_stable_argsort_on_threads_is_numpys(count, threads, seed):
+    rng = np.random.default_rng(seed)
+    values = rng.integers(0, 2**64 - 1, count, dtype=np.uint64)
+    values[rng.integers(0, count, count // 4)] = values[rng.integers(0, count, count // 4)]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(runs, "PARALLEL_MIN", 0)
+        order = stable_argsort(values, threads)
+    assert order.tolist() == np.argsort(values, kind="stable").tolist()

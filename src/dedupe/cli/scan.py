@@ -34,6 +34,7 @@ from dedupe.config import ScanConfig, ShingleSpec
 from dedupe.core.lsh import candidate_probability, choose_bands
 from dedupe.errors import ConfigError, DedupeError, InputError
 from dedupe.index_files import add_path
+from dedupe.memory import limit_arenas
 
 
 def _explain_bands(cfg: ScanConfig) -> None:
@@ -309,6 +310,8 @@ def scan(
                     read = f"read {counted(seen[0], 'record')} ({seen[1] / 1e6:.1f} MB); "
                     err.print(f"{read if stage == 'linking' else ''}{stage} ...", highlight=False)
 
+            # One C heap for every thread of this process (dedupe.memory.limit_arenas).
+            limit_arenas()
             result = scan_path(
                 corpus,
                 out_dir,

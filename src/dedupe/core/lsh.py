@@ -11,6 +11,7 @@ time but never precision.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import partial
@@ -119,22 +120,37 @@ def _mix_in(keys: U64, values: U32) -> None:
     keys ^= keys >> np.uint64(29)
 
 
-def selected_band_key(signatures: U32, band: int, rows: int, selected: I64) -> U64:
+def selected_band_key(
+    signatures: U32, band: int, rows: int, selected: I64, threads: int = 1
+) -> U64:
     """:func:`band_key` of the ``selected`` rows of ``signatures`` (units x permutations),
     equal to ``band_key(signatures.T, band, rows)[selected]``: the band's few columns of those
     rows are gathered into one small block first. Reading a column of a row-major array strides
     over every row (the x100 paragraphs: a pass over their 1 GB of signatures per permutation);
     the gather reads each selected row's band once, 4.5x faster on 4 of 8 million rows.
+    ``threads``: a part of the rows on each (numpy lets go of the interpreter lock).
 
     >>> sigs = np.arange(12, dtype=np.uint32).reshape(4, 3)
     >>> rows = np.array([1, 3])
     >>> bool((selected_band_key(sigs, 0, 2, rows) == band_key(sigs.T, 0, 2)[rows]).all())
     True
     """
-    block = signatures[selected, band * rows : (band + 1) * rows]
     keys = np.zeros(len(selected), dtype=np.uint64)
-    for row in range(rows):
-        _mix_in(keys, block[:, row])
+    columns = slice(band * rows, (band + 1) * rows)
+
+    def fill(part: slice) -> None:
+        block = signatures[selected[part], columns]
+        for row in range(rows):
+            _mix_in(keys[part], block[:, row])
+
+    if threads < 2 or len(selected) < runs.PARALLEL_MIN:
+        fill(slice(None))
+        return keys
+    from concurrent.futures import ThreadPoolExecutor
+
+    bounds = np.linspace(0, len(selected), threads + 1).astype(np.int64).tolist()
+    with ThreadPoolExecutor(threads, thread_name_prefix="dedupe-keys") as pool:
+        list(pool.map(fill, [slice(a, b) for a, b in itertools.pairwise(bounds)]))
     return keys
 
 
@@ -226,7 +242,7 @@ class Buckets:
     lengths: I64
 
 
-def band_buckets(column: U64, rows: I64) -> Buckets:
+def band_buckets(column: U64, rows: I64, threads: int = 1) -> Buckets:
     """The :class:`Buckets` of ``rows[i]`` keyed by ``column[i]``: one sort of the band's keys.
 
     Which sorted slots continue the key before them is found a chunk of :data:`BUCKET_CHUNK`
@@ -238,7 +254,7 @@ def band_buckets(column: U64, rows: I64) -> Buckets:
     >>> buckets.members.tolist(), buckets.starts.tolist(), buckets.lengths.tolist()
     ([0, 20, 40, 10, 50], [0, 3], [3, 2])
     """
-    order = runs.stable_argsort(column)
+    order = runs.stable_argsort(column, threads)
     count = len(order)
     follows = np.zeros(count + 1, dtype=np.bool_)  # slot i has slot i - 1's key; one spare
     for begin in range(1, count, BUCKET_CHUNK):
@@ -479,13 +495,17 @@ class LocalSignatures:
         # PIECE_PAIRS read at the call, not bound as a default: tests make pieces small.
         return bucket_pair_pieces(self.band_bucket_table(band, rows, selected), labels, PIECE_PAIRS)
 
-    def band_bucket_table(self, band: int, rows: int, selected: I64 | None) -> Buckets:
+    def band_bucket_table(
+        self, band: int, rows: int, selected: I64 | None, threads: int = 1
+    ) -> Buckets:
         """The band's :class:`Buckets` over the ``selected`` rows (all when None): what
-        :meth:`band_pair_pieces` filters by labels, which a thread may prepare ahead."""
+        :meth:`band_pair_pieces` filters by labels, which a thread may prepare ahead. The keys
+        of the selected rows and their sort on ``threads`` threads."""
         if selected is None:
             every = np.arange(len(self.signatures), dtype=np.int64)
-            return band_buckets(band_key(self._columns, band, rows), every)
-        return band_buckets(selected_band_key(self.signatures, band, rows, selected), selected)
+            return band_buckets(band_key(self._columns, band, rows), every, threads)
+        keys = selected_band_key(self.signatures, band, rows, selected, threads)
+        return band_buckets(keys, selected, threads)
 
     def jaccard(self, pairs: I64) -> npt.NDArray[np.float64]:
         return estimated_jaccard(self.signatures, pairs, self.threads)
@@ -641,16 +661,18 @@ def _bands(
 ) -> Iterator[Callable[[I64], Iterator[I64 | Buckets]]]:
     """For each band in turn, the function from the labels to its pieces: :class:`Buckets`
     where the signatures can make them (for :func:`bucket_links`), pairs otherwise."""
-    prepare: Callable[[int, int, I64 | None], Buckets] | None = getattr(
-        table, "band_bucket_table", None
-    )
+    prepare: Callable[..., Buckets] | None = getattr(table, "band_bucket_table", None)
     if prepare is None:
         for band in range(bands):
             yield partial(table.band_pair_pieces, band, rows, selected=selected)
         return
     if not lookahead or bands < 2 or getattr(table, "prepares_ahead", False):
+        # Each band made while nothing else runs: on all the table's threads.
+        threads = getattr(table, "threads", 1)
         for band in range(bands):
-            yield partial(bucket_pieces, prepare(band, rows, selected), max_pairs=PIECE_PAIRS)
+            buckets = prepare(band, rows, selected, threads=threads)
+            yield partial(bucket_pieces, buckets, max_pairs=PIECE_PAIRS)
+            del buckets
         return
     from concurrent.futures import ThreadPoolExecutor
 

@@ -6,6 +6,8 @@ featurising one article for an index lookup. These do the same with plain concat
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import numpy.typing as npt
 
@@ -76,7 +78,7 @@ def sorted_unique(values: np.ndarray) -> np.ndarray:
     return ordered[first_of_runs(ordered)]
 
 
-def stable_argsort(values: np.ndarray) -> I64:
+def stable_argsort(values: np.ndarray, threads: int = 1) -> I64:
     """``np.argsort(values, kind="stable")`` of a 1-d array, faster for wide keys.
 
     numpy sorts 64-bit keys stably by merging (76 ms for 800,000 random uint64 here) but
@@ -85,13 +87,13 @@ def stable_argsort(values: np.ndarray) -> I64:
     where the quicksort's argsort takes 0.18 s and the stable one 0.52); others take the
     quicksort's order and put the indices of every run of equal keys back in ascending order,
     by one sort of the few elements that have equal neighbours. The same indices as the
-    stable sort, in every case.
+    stable sort, in every case. ``threads``: the value sort on that many (:func:`sort_in_place`).
 
     >>> stable_argsort(np.array([3, 1, 3, 3, 1], dtype=np.uint64)).tolist()
     [1, 4, 0, 2, 3]
     """
     if len(values) >= _PACKED_MIN and values.dtype in (np.uint64, np.int64):
-        order = _packed_argsort(values)
+        order = _packed_argsort(values, threads)
         if order is not None:
             return order
     order = np.argsort(values, kind="quicksort")
@@ -128,7 +130,33 @@ _PACKED_MIN = 4_096
 _PACKED_CHUNK = 1 << 20
 
 
-def _packed_argsort(values: np.ndarray) -> I64 | None:
+#: Below this many values :func:`sort_in_place` sorts on one thread.
+PARALLEL_MIN = 1 << 20
+
+
+def sort_in_place(values: np.ndarray, threads: int = 1) -> None:
+    """``values.sort()``, with ``threads`` > 1 a part on each thread (numpy lets go of the
+    interpreter lock while it sorts) and the sorted parts merged by one stable sort, which
+    finds them as runs: 3.6 million uint64 in 0.13 s on two threads where one sort took 0.2
+    here. The same array either way.
+
+    >>> values = np.array([5, 3, 9, 1, 7, 2], dtype=np.uint64)
+    >>> sort_in_place(values, threads=2); values.tolist()
+    [1, 2, 3, 5, 7, 9]
+    """
+    if threads < 2 or len(values) < min(PARALLEL_MIN, 2 * threads):
+        values.sort()
+        return
+    from concurrent.futures import ThreadPoolExecutor
+
+    bounds = np.linspace(0, len(values), threads + 1).astype(np.int64).tolist()
+    with ThreadPoolExecutor(threads, thread_name_prefix="dedupe-sort") as pool:
+        parts = [values[first:last] for first, last in itertools.pairwise(bounds)]
+        list(pool.map(np.ndarray.sort, parts))
+    values.sort(kind="stable")
+
+
+def _packed_argsort(values: np.ndarray, threads: int = 1) -> I64 | None:
     """The stable argsort of 64-bit keys (``None`` for negative ones, or where the keys are too
     narrow for it to pay), from one sort of values: each key's low bits give way to its index,
     so that a vectorised value sort (3.6 million random uint64: 36 ms, where numpy's argsort
@@ -161,7 +189,7 @@ def _packed_argsort(values: np.ndarray) -> I64 | None:
         np.bitwise_and(values[begin : begin + len(part)], high_mask, out=part)
         packed[begin : begin + len(part)] |= part
     del scratch
-    packed.sort()
+    sort_in_place(packed, threads)
     # Neighbours with equal high bits whose whole keys differ: their runs are re-sorted. Found
     # a chunk at a time, so that no key-long array is made beside ``packed`` (each band's
     # sort at x100 would hold 29 MB more for each).
