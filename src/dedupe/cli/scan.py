@@ -174,7 +174,8 @@ def scan(
             "read back as linking needs them. The output is the same. Signatures take about "
             "0.6 KB a document and 0.15 KB a paragraph. With --jobs 2 or more, linking also "
             "sorts the next LSH band while one is verified where that fits in it (about 22 "
-            "bytes a document or distinct paragraph: faster, not leaner). Default: 16M.",
+            "bytes a document or distinct paragraph taking part): a larger --memory buys "
+            "speed with memory. Default: 16M.",
             show_default=False,
         ),
     ] = None,
