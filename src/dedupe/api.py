@@ -26,9 +26,7 @@ from dedupe.result import (
     CleanedRecord,
     Cluster,
     ClusterTable,
-    CodedColumn,
     Member,
-    PackedStrings,
     ScanResult,
     ScanStats,
     Verdict,
@@ -96,11 +94,7 @@ def render_clusters(tables: list[ClusterTable], previews: Previews) -> list[Clus
             paragraphs = column_values(table.paragraphs, 0, size)
         rules = ["kept"] * size if table.rules is None else column_values(table.rules, 0, size)
         repeats = [None] * size if table.repeats is None else column_values(table.repeats, 0, size)
-        ids = table.doc_ids
-        if isinstance(ids, CodedColumn) and isinstance(ids.values, PackedStrings):
-            # Each document's id made once and shared by its members, not once a member.
-            ids = CodedColumn(ids.codes, list(ids.values))
-        doc_ids = column_values(ids, 0, size)
+        doc_ids = column_values(table.doc_ids, 0, size)  # packed ids: each made once (take)
         similarities = column_values(table.similarities, 0, size)
         members = list(map(Member, doc_ids, paragraphs, similarities, texts, rules, repeats))
         for number, (first, last) in enumerate(itertools.pairwise(table.bounds), start=1):

@@ -38,7 +38,7 @@ from dedupe.core.lsh import (
     components_by_bands,
     pairs_sharing_keys,
 )
-from dedupe.core.runs import index_dtype, sorted_unique
+from dedupe.core.runs import index_dtype, index_in_sorted, sorted_unique
 from dedupe.core.segment import drop_spans
 from dedupe.core.shingle import I64
 from dedupe.core.signature import permutations
@@ -1084,8 +1084,8 @@ def _member_similarity(
         chunk = others[begin : begin + SIMILARITY_CHUNK]
         kept, member = keeper[chunk], members[chunk]
         codes = kept * width + member
-        at = np.minimum(np.searchsorted(sorted_codes, codes), max(len(sorted_codes) - 1, 0))
-        exact = sorted_codes[at] == codes if len(sorted_codes) else np.zeros(len(codes), bool)
+        at = index_in_sorted(sorted_codes, codes)
+        exact = at >= 0
         values = np.empty(len(chunk), dtype=np.float64)
         values[exact] = jaccard[order[at[exact]]]
         estimate = ~exact
@@ -1149,14 +1149,7 @@ def _found_in(values: I64, sorted_keys: I64) -> Iterator[tuple[int, I64]]:
     [(0, [-1, 0, -1, 1])]
     """
     for begin in range(0, len(values), PAIR_CHUNK):
-        chunk = values[begin : begin + PAIR_CHUNK]
-        at = np.searchsorted(sorted_keys, chunk)
-        if len(sorted_keys):
-            np.minimum(at, len(sorted_keys) - 1, out=at)
-            at[sorted_keys[at] != chunk] = -1
-        else:
-            at[:] = -1
-        yield begin, at
+        yield begin, index_in_sorted(sorted_keys, values[begin : begin + PAIR_CHUNK])
 
 
 def _repeated_paragraphs(members: I64, within_a: I64, within_b: I64, units: _Units) -> CodedColumn:

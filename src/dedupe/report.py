@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from dedupe.config import ScanConfig, ShingleSpec
+from dedupe.core.runs import first_of_runs
 from dedupe.explain import shingle_strings, word_diff
 from dedupe.result import (
     RULES,
@@ -126,8 +127,9 @@ def _documents_per_cluster(table: ClusterTable) -> np.ndarray:
         width = int(positions.max()) + 1 if len(positions) else 1
         # Sorted (cluster, document) codes; a code unlike its predecessor is a new document.
         codes = np.sort(cluster * width + positions)
-        new = np.r_[True, codes[1:] != codes[:-1]] if len(codes) else np.zeros(0, dtype=bool)
-        counts[first:last] = np.bincount(codes[new] // width, minlength=last - first)
+        counts[first:last] = np.bincount(
+            codes[first_of_runs(codes)] // width, minlength=last - first
+        )
     return counts
 
 
@@ -326,10 +328,9 @@ def _histogram(table: ClusterTable) -> Histogram:
     for begin in range(0, table.members, DOCUMENTS_CHUNK):
         end = min(begin + DOCUMENTS_CHUNK, table.members)
         similarity = column_floats(table.similarities, slice(begin, end))
+        heads = firsts[np.searchsorted(firsts, begin) : np.searchsorted(firsts, end)]
         others = np.ones(end - begin, dtype=bool)
-        others[firsts[np.searchsorted(firsts, begin) : np.searchsorted(firsts, end)] - begin] = (
-            False
-        )
+        others[heads - begin] = False
         counts += np.histogram(similarity[others], bins=HISTOGRAM_BINS, range=(0.0, 1.0))[0]
     return Histogram(table.level, 0.0, 1.0, tuple(counts.tolist()))
 

@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
+from dedupe.core.runs import index_in_sorted
 from dedupe.forks import ParkedCall
 from dedupe.records import Record, Skipped
 from dedupe.result import ClusterTable
@@ -210,8 +211,8 @@ class UnitPreviews:
         assert self._keys is not None and self._offsets is not None and self._lengths is not None
         if not len(self._keys):
             return [""] * len(keys)
-        at = np.minimum(np.searchsorted(self._keys, keys), len(self._keys) - 1)
-        found = np.asarray(self._keys[at] == keys)
+        at = index_in_sorted(self._keys, keys)  # -1 (the last entry, read for 0 bytes): none
+        found = at >= 0
         offsets = np.asarray(self._offsets[at]).tolist()
         lengths = np.where(found, self._lengths[at], 0).tolist()
         data = self._map

@@ -11,7 +11,6 @@ time but never precision.
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import partial
@@ -22,6 +21,7 @@ import numpy.typing as npt
 
 from dedupe.core import runs
 from dedupe.core.cluster import merge_components
+from dedupe.core.parallel import Bounds, even_parts, for_each_share
 from dedupe.core.runs import sorted_unique
 from dedupe.core.shingle import U32, U64
 from dedupe.core.verify import estimated_jaccard
@@ -138,19 +138,16 @@ def selected_band_key(
     keys = np.zeros(len(selected), dtype=np.uint64)
     columns = slice(band * rows, (band + 1) * rows)
 
-    def fill(part: slice) -> None:
-        block = signatures[selected[part], columns]
-        for row in range(rows):
-            _mix_in(keys[part], block[:, row])
+    def fill(share: Bounds) -> None:
+        for first, last in share:
+            block = signatures[selected[first:last], columns]
+            for row in range(rows):
+                _mix_in(keys[first:last], block[:, row])
 
     if threads < 2 or len(selected) < runs.PARALLEL_MIN:
-        fill(slice(None))
-        return keys
-    from concurrent.futures import ThreadPoolExecutor
-
-    bounds = np.linspace(0, len(selected), threads + 1).astype(np.int64).tolist()
-    with ThreadPoolExecutor(threads, thread_name_prefix="dedupe-keys") as pool:
-        list(pool.map(fill, [slice(a, b) for a, b in itertools.pairwise(bounds)]))
+        fill([(0, len(selected))])
+    else:
+        for_each_share(even_parts(len(selected), threads), fill, threads)
     return keys
 
 
@@ -633,10 +630,7 @@ class RejectedPairs:
         codes = np.minimum(pairs[:, 0], pairs[:, 1]) * self._rows + np.maximum(
             pairs[:, 0], pairs[:, 1]
         )
-        fresh = np.ones(len(pairs), dtype=np.bool_)
-        if len(self._known):
-            at = np.minimum(np.searchsorted(self._known, codes), len(self._known) - 1)
-            fresh = self._known[at] != codes
+        fresh = runs.index_in_sorted(self._known, codes) < 0
         result = np.zeros(len(pairs), dtype=np.bool_)
         if fresh.all():
             result = np.asarray(self._accept(pairs), dtype=np.bool_)

@@ -70,3 +70,14 @@ def split_shares(weights: Sequence[int], shares: int) -> list[tuple[int, int]]:
     )
     edges = [0, *cuts, len(weights)]
     return [(first, last) for first, last in itertools.pairwise(edges) if first < last]
+
+
+def even_parts(count: int, parts: int) -> list[tuple[int, int]]:
+    """``(first, last)`` ranges cutting ``count`` items into ``parts`` of about equal size, in
+    order (some empty where there are fewer items than parts).
+
+    >>> even_parts(10, 3)
+    [(0, 3), (3, 6), (6, 10)]
+    """
+    edges = [count * k // parts for k in range(parts + 1)]
+    return list(itertools.pairwise(edges))

@@ -6,10 +6,10 @@ featurising one article for an index lookup. These do the same with plain concat
 
 from __future__ import annotations
 
-import itertools
-
 import numpy as np
 import numpy.typing as npt
+
+from dedupe.core.parallel import Bounds, even_parts, for_each_share
 
 I64 = npt.NDArray[np.int64]
 _ZERO = np.zeros(1, dtype=np.int64)
@@ -147,13 +147,30 @@ def sort_in_place(values: np.ndarray, threads: int = 1) -> None:
     if threads < 2 or len(values) < min(PARALLEL_MIN, 2 * threads):
         values.sort()
         return
-    from concurrent.futures import ThreadPoolExecutor
 
-    bounds = np.linspace(0, len(values), threads + 1).astype(np.int64).tolist()
-    with ThreadPoolExecutor(threads, thread_name_prefix="dedupe-sort") as pool:
-        parts = [values[first:last] for first, last in itertools.pairwise(bounds)]
-        list(pool.map(np.ndarray.sort, parts))
+    def sort_parts(share: Bounds) -> None:
+        for first, last in share:
+            values[first:last].sort()
+
+    for_each_share(even_parts(len(values), threads), sort_parts, threads)
     values.sort(kind="stable")
+
+
+def index_in_sorted(sorted_keys: np.ndarray, values: np.ndarray) -> I64:
+    """For each of ``values``, the index of an equal key in ``sorted_keys`` (ascending), or -1
+    where none is: one search and one comparison, whatever the lengths (an empty
+    ``sorted_keys`` included).
+
+    >>> index_in_sorted(np.array([1, 2, 3]), np.array([4, 1, 9, 2])).tolist()
+    [-1, 0, -1, 1]
+    """
+    at = np.searchsorted(sorted_keys, values)
+    if not len(sorted_keys):
+        at[:] = -1
+        return at
+    np.minimum(at, len(sorted_keys) - 1, out=at)
+    at[sorted_keys[at] != values] = -1
+    return at
 
 
 def _packed_argsort(values: np.ndarray, threads: int = 1) -> I64 | None:
