@@ -1,7 +1,8 @@
 """Where a full scan holds its memory: a trace of anonymous memory over the run, by stage.
 
     python benchmarks/memory_trace.py CORPUS.jsonl [--threshold 0.8] [--memory 64M]
-        [--jobs 2] [--interval 0.2] [--out benchmarks/results/memory_trace_x100.json]
+        [--jobs 2] [--boilerplate-min-docs 0] [--interval 0.2]
+        [--out benchmarks/results/memory_trace_x100.json]
 
 runs ``dedupe.scan_path`` on CORPUS (a child process, output into a temporary directory) and
 samples, every ``--interval`` seconds, the proportional anonymous memory (``Pss_Anon`` in
@@ -73,7 +74,10 @@ def _worker(corpus: str, options_json: str) -> int:
         print(f"{time.perf_counter() - started:.3f}\t{name}", flush=True)
 
     stage("reading")
-    config = ScanConfig(threshold=options["threshold"])
+    config = ScanConfig(
+        threshold=options["threshold"],
+        boilerplate_min_docs=options.get("boilerplate_min_docs", 0),
+    )
     with tempfile.TemporaryDirectory(prefix="dedupe-trace-") as out:
         scan_path(
             corpus, out, config, jobs=options["jobs"], memory=options["memory"], on_stage=stage
@@ -82,8 +86,22 @@ def _worker(corpus: str, options_json: str) -> int:
     return 0
 
 
-def trace(corpus: Path, threshold: float, memory: str | None, jobs: int, interval: float) -> dict:
-    options = json.dumps({"threshold": threshold, "memory": memory, "jobs": jobs})
+def trace(
+    corpus: Path,
+    threshold: float,
+    memory: str | None,
+    jobs: int,
+    interval: float,
+    boilerplate_min_docs: int = 0,
+) -> dict:
+    options = json.dumps(
+        {
+            "threshold": threshold,
+            "memory": memory,
+            "jobs": jobs,
+            "boilerplate_min_docs": boilerplate_min_docs,
+        }
+    )
     command = [sys.executable, str(Path(__file__).resolve()), "worker", str(corpus), options]
     started = time.perf_counter()
     process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
@@ -116,6 +134,7 @@ def trace(corpus: Path, threshold: float, memory: str | None, jobs: int, interva
     if process.returncode:
         raise SystemExit(f"the scan failed ({process.returncode})")
     return {"corpus": str(corpus), "threshold": threshold, "memory": memory, "jobs": jobs,
+            "boilerplate_min_docs": boilerplate_min_docs,
             "seconds": round(time.perf_counter() - started, 2), "stages": stages,
             "samples": samples}  # fmt: skip
 
@@ -143,6 +162,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threshold", type=float, default=0.8)
     parser.add_argument("--memory", default=None, help="scan --memory (default: dedupe's)")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
+    parser.add_argument(
+        "--boilerplate-min-docs", type=int, default=0, help="scan --boilerplate-min-docs"
+    )
     parser.add_argument("--interval", type=float, default=0.2, help="seconds between samples")
     parser.add_argument("--out", type=Path, help="write every sample here as JSON")
     parser.add_argument(
@@ -154,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
         options.corpus = Path(result["corpus"])
     else:
         result = trace(options.corpus, options.threshold, options.memory, options.jobs,
-                       options.interval)  # fmt: skip
+                       options.interval, options.boilerplate_min_docs)  # fmt: skip
     result["peaks"] = stage_peaks(result)
     text_mb = options.corpus.stat().st_size / 1e6
     peak = max(result["samples"], key=lambda s: s["total_mb"])

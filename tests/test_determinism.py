@@ -59,6 +59,24 @@ def test_paragraph_table_chunks_do_not_change_the_result(monkeypatch):
     assert len(paragraphs) > 1, "the corpus must hold repeated paragraphs for this to mean much"
 
 
+def test_boilerplate_chunks_do_not_change_the_result(monkeypatch):
+    """Boilerplate spread and dropped paragraphs worked out a few at a time (a chunk ends
+    inside a component or a document, and is stretched to its end) give the same outputs."""
+    corpus = _corpus(5)
+    for number, doc in enumerate(corpus):
+        if number % 3 == 0:
+            doc["text"] += "\n\nSubscribe to our newsletter for the latest news every morning."
+        if number % 4 == 0:
+            doc["text"] = "Share this article with friends and family today.\n\n" + doc["text"]
+    whole = scan(corpus, boilerplate_min_docs=3)
+    monkeypatch.setattr(pipeline, "PAIR_CHUNK", 2)
+    monkeypatch.setattr(pipeline, "DROP_CHUNK", 1)
+    assert _outputs(scan(corpus, boilerplate_min_docs=3)) == _outputs(whole)
+    trimmed = [r for r in whole.records if r.removed_paragraphs]
+    assert whole.stats.boilerplate_paragraphs_removed > 20 and len(trimmed) > 20
+    assert all("Subscribe to our" not in r.text for r in whole.records)
+
+
 def test_worker_processes_do_not_change_the_result(small_batches):
     corpus = _corpus(1)
     assert _outputs(scan(corpus, jobs=2)) == _outputs(scan(corpus, jobs=1))

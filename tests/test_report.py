@@ -11,7 +11,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
@@ -233,3 +233,76 @@ def test_histogram_of_coded_similarities_counts_every_member_but_the_kept(cluste
     )
     assert list(counts) == expected.tolist()
     assert sum(counts) == len(floats) - len(clusters)
+
+
+def _pairs_by_the_rule(tables):
+    """choose_pairs' rule, one removed member at a time: the first removed member of the
+    largest clusters, then evenly spaced ranks of each level's removed members by similarity,
+    the levels in turn, MAX_PAIRS in all."""
+    import itertools
+
+    import numpy as np
+
+    from dedupe.report import LARGEST_PAIRS
+
+    rows = []  # (table, member, keeper, size, similarity), in table and member order
+    for number, table in enumerate(tables):
+        for first, end in itertools.pairwise(table.bounds):
+            rows += [
+                (number, member, first, end - first, table.similarities[member])
+                for member in range(first + 1, end)
+                if table.rules[member] != "kept"
+            ]
+    if not rows:
+        return []
+    heads = [r for i, r in enumerate(rows) if i == 0 or r[:3:2] != rows[i - 1][:3:2]]
+    largest = sorted(heads, key=lambda r: -r[3])[:LARGEST_PAIRS]
+    levels = sorted({r[0] for r in rows})
+    share = max(1, (MAX_PAIRS - len(largest)) // len(levels))
+    spreads = []
+    for number in levels:
+        mine = sorted((r for r in rows if r[0] == number), key=lambda r: r[4])
+        spaced = np.linspace(0, len(mine) - 1, min(len(mine), share)).round()
+        spreads.append([mine[rank] for rank in sorted(set(spaced.astype(int).tolist()))])
+    turns = [r for turn in itertools.zip_longest(*spreads) for r in turn if r is not None]
+    chosen = {}
+    for number, member, keeper, _, _ in largest + turns:
+        chosen[(number, keeper, member)] = None
+        if len(chosen) >= MAX_PAIRS:
+            break
+    return list(chosen)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(
+        st.lists(
+            st.tuples(st.sampled_from(["kept", "boilerplate", "near-duplicate"]),
+                      st.integers(0, 5)),
+            min_size=1, max_size=30,
+        ),
+        max_size=40,
+    ),
+    st.integers(0, 40),
+)  # fmt: skip
+@example(  # few clusters, many removed members: the spread takes more than its usual share
+    [[("kept", 0)] + [("boilerplate", code % 5) for code in range(29)]] * 3, 1
+)
+def test_sampled_pairs_follow_the_rule(clusters, split):
+    """The report's pairs, from index arrays a table at a time, are the ones the rule picks
+    member by member: ties of size and similarity by table and member order."""
+    from dedupe.report import choose_pairs
+    from dedupe.result import ClusterTable
+
+    tables = []
+    for level, part in (("document", clusters[:split]), ("paragraph", clusters[split:])):
+        bounds = [0]
+        for members in part:
+            bounds.append(bounds[-1] + len(members))
+        rules = [rule for members in part for rule, _ in members]
+        similarity = [code / 5 for members in part for _, code in members]
+        count = len(rules)
+        tables.append(
+            ClusterTable(level, bounds, [0] * count, [""] * count, similarity, rules=rules)
+        )
+    assert choose_pairs(tables) == _pairs_by_the_rule(tables)

@@ -8,7 +8,6 @@ documents, are built, verified and clustered, and every record gets a verdict.
 
 from __future__ import annotations
 
-import itertools
 import os
 import sys
 from array import array
@@ -38,8 +37,14 @@ from dedupe.core.lsh import (
     components_by_bands,
     pairs_sharing_keys,
 )
-from dedupe.core.runs import index_dtype, index_in_sorted, sorted_unique
-from dedupe.core.segment import drop_spans
+from dedupe.core.runs import (
+    first_of_runs,
+    index_dtype,
+    index_in_sorted,
+    run_lengths,
+    sorted_unique,
+)
+from dedupe.core.segment import cut_spans
 from dedupe.core.shingle import I64
 from dedupe.core.signature import permutations
 from dedupe.core.verify import accepted, estimated_jaccard, lowest_accepted
@@ -658,18 +663,21 @@ class Scanner:
         result.tables.append(
             self._paragraph_table(units, members, similarity, starts, rules, repeats)
         )
-        del keeper, similarity, rules, repeats
-        release_free_memory()
-
-        drops: dict[int, set[int]] = {}
-        for later in within_b.tolist():
-            drops.setdefault(int(units.e_doc[later]), set()).add(int(units.elig[later]))
+        # Dropped: the later copy of each repeat inside a document and every member of a
+        # component spread over boilerplate_min_docs documents or more (the members whose rule
+        # says so; the rest of those are later copies already), marked by eligible paragraph.
+        gone = np.zeros(len(units.elig), dtype=np.bool_)
+        gone[within_b] = True
         boilerplate = 0
         if self.config.boilerplate_min_docs:
-            boilerplate = _drop_boilerplate(
-                units, members, starts, self.config.boilerplate_min_docs, drops
-            )
-        self._apply_drops(units, drops)
+            for first in range(0, len(members), PAIR_CHUNK):
+                part = slice(first, first + PAIR_CHUNK)
+                spread = members[part][rules[part] == RULE_CODE["boilerplate"]]
+                gone[spread] = True
+                boilerplate += len(spread)
+        del keeper, similarity, rules, repeats
+        release_free_memory()
+        self._apply_drops(units, gone)
         self.analysis.stats.boilerplate_paragraphs_removed = boilerplate
 
     def document_signatures(self, docs: DocumentArrays) -> SignatureSet:
@@ -818,31 +826,56 @@ class Scanner:
             repeats,
         )
 
-    def _apply_drops(self, units: _Units, drops: dict[int, set[int]]) -> None:
-        """Verdicts of the documents that lose paragraphs: the spans to cut."""
-        stats = self.analysis.stats
-        n_docs = len(self.ids)
-        for doc, dropped in sorted(drops.items()):
-            first = int(units.doc_first_unit[doc])
-            last = int(units.doc_first_unit[doc + 1]) if doc + 1 < n_docs else len(units.u_doc)
-            spans = list(
-                zip(
-                    units.u_start[first:last].tolist(),
-                    units.u_end[first:last].tolist(),
-                    strict=True,
-                )
+    def _apply_drops(self, units: _Units, gone: np.ndarray) -> None:
+        """Verdicts of the documents that lose paragraphs (``gone``: per eligible paragraph):
+        the spans to cut and the paragraphs' places, as arrays
+        (:meth:`~dedupe.result.Verdicts.trim`), worked out :data:`DROP_CHUNK` eligible
+        paragraphs (whole documents) at a time: x100 with ``--boilerplate-min-docs 5`` drops 6
+        million paragraphs, and the temporaries of all at once held ~700 MB."""
+        offsets = index_dtype(int(units.u_end.max(initial=0)) + 1)
+        docs: list[np.ndarray] = []
+        cut_counts: list[np.ndarray] = []
+        starts: list[np.ndarray] = []
+        ends: list[np.ndarray] = []
+        drop_counts: list[np.ndarray] = []
+        places: list[np.ndarray] = []
+        begin = removed = 0
+        while begin < len(gone):
+            # To the end of the document of the chunk's last paragraph.
+            end = min(begin + DROP_CHUNK, len(gone))
+            end = int(np.searchsorted(units.e_doc, units.e_doc[end - 1], side="right"))
+            dropped = units.elig[begin + np.flatnonzero(gone[begin:end])]
+            begin = end
+            if len(dropped) == 0:
+                continue
+            removed += len(dropped)
+            cut_doc, cut_start, cut_end = cut_spans(
+                units.u_doc, units.u_start, units.u_end, dropped
             )
-            local = sorted(unit - first for unit in dropped)
-            position = self.positions[doc]
-            verdict = self.analysis.verdicts[position]
-            self.analysis.verdicts[position] = Verdict(
-                position,
-                verdict.id,
-                "kept",
-                drop_spans=tuple(drop_spans(self.lengths[doc], spans, local)),
-                dropped_paragraphs=tuple(local),
-            )
-            stats.paragraphs_removed += len(local)
+            # Every document that loses a unit has a cut.
+            heads = np.flatnonzero(first_of_runs(cut_doc))
+            docs.append(cut_doc[heads])
+            cut_counts.append(run_lengths(heads, len(cut_doc)))
+            starts.append(cut_start.astype(offsets))
+            ends.append(cut_end.astype(offsets))
+            unit_doc = units.u_doc[dropped]
+            bounds = np.searchsorted(unit_doc, np.r_[docs[-1], unit_doc[-1] + 1])
+            drop_counts.append(np.diff(bounds))
+            places.append(units.index_in_document(dropped).astype(np.int32))
+            del cut_doc, cut_start, cut_end, heads, unit_doc, dropped
+        if not docs:
+            return
+        document = np.concatenate(docs)
+        positions = np.asarray(self.positions, dtype=np.int64)[document]
+        self.analysis.verdicts.trim(
+            positions,
+            np.r_[0, np.cumsum(np.concatenate(cut_counts))],
+            _concatenated(starts),
+            _concatenated(ends),
+            np.r_[0, np.cumsum(np.concatenate(drop_counts))],
+            _concatenated(places),
+        )
+        self.analysis.stats.paragraphs_removed += removed
 
 
 #: A batch's per-unit index arrays: indices and character offsets inside the batch (emptied
@@ -855,6 +888,19 @@ _UNIT_INDEX_FIELDS = (
     "repeat_earlier",
     "repeat_later",
 )
+
+
+#: Eligible paragraphs :meth:`Scanner._apply_drops` cuts at a time (whole documents): its
+#: temporaries are some 15 arrays of 8 bytes each of them (32 MB).
+DROP_CHUNK = 1 << 18
+
+
+def _concatenated(parts: list[np.ndarray]) -> np.ndarray:
+    """The parts as one array, the list emptied: the parts go as soon as the whole is made,
+    not when the caller's list does."""
+    whole = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+    parts.clear()
+    return whole
 
 
 #: Members :meth:`Scanner._paragraph_table` fills its columns with at a time.
@@ -1128,15 +1174,38 @@ def _paragraph_rules(
     if len(members) == 0:
         return codes
     if min_docs:
-        # Distinct documents per component: unique (component, document) pairs, counted.
-        pairs = np.unique(np.stack([keeper, e_doc[members]], axis=1), axis=0)
-        components, documents = np.unique(pairs[:, 0], return_counts=True)
-        spread = documents[np.searchsorted(components, keeper)]
-        codes[spread >= min_docs] = RULE_CODE["boilerplate"]
+        codes[_spread_over(members, keeper, e_doc, min_docs)] = RULE_CODE["boilerplate"]
     later = sorted_unique(within_later)
     for begin, found in _found_in(members, later):
         codes[begin + np.flatnonzero(found >= 0)] = RULE_CODE["repeated-paragraph"]
     return codes
+
+
+def _spread_over(members: I64, keeper: I64, e_doc: I64, min_docs: int) -> np.ndarray:
+    """Whether each member's component (a run of equal ``keeper``) spans ``min_docs`` or more
+    distinct documents, counted :data:`PAIR_CHUNK` members at a time (whole components): the
+    (component, document) codes of every member at once were ~400 MB of temporaries at x100.
+
+    >>> docs = np.array([0, 1, 1, 2, 5])
+    >>> _spread_over(np.arange(5), np.array([0, 0, 0, 3, 3]), docs, 2).tolist()
+    [True, True, True, True, True]
+    >>> _spread_over(np.arange(5), np.array([0, 0, 0, 3, 3]), docs, 3).tolist()
+    [False, False, False, False, False]
+    """
+    spread = np.zeros(len(members), dtype=np.bool_)
+    width = np.int64(int(e_doc.max(initial=0)) + 1)
+    heads = np.flatnonzero(first_of_runs(keeper))
+    begin = 0
+    while begin < len(members):
+        # To the start of the first component at or after a chunk's length.
+        at = int(np.searchsorted(heads, begin + PAIR_CHUNK))
+        end = int(heads[at]) if at < len(heads) else len(members)
+        component = np.cumsum(first_of_runs(keeper[begin:end])) - 1
+        distinct = sorted_unique(component * width + e_doc[members[begin:end]])
+        documents = np.bincount(distinct // width, minlength=int(component[-1]) + 1)
+        spread[begin:end] = documents[component] >= min_docs
+        begin = end
+    return spread
 
 
 def _found_in(values: I64, sorted_keys: I64) -> Iterator[tuple[int, I64]]:
@@ -1183,30 +1252,6 @@ def similarity_codes(values: np.ndarray) -> np.ndarray:
     rounded = np.array([round(value, 4) for value in distinct.tolist()], dtype=np.float64)
     codes = np.rint(rounded * SIMILARITY_SCALE).astype(np.uint16)
     return codes[inverse.reshape(-1)]
-
-
-def _drop_boilerplate(
-    units: _Units,
-    members: I64,
-    starts: Iterable[int],
-    min_docs: int,
-    drops: dict[int, set[int]],
-) -> int:
-    """Add to ``drops`` every member of a component spread over ``min_docs`` or more documents;
-    return how many units were not dropped already."""
-    bounds = [*starts, len(members)]
-    doc = units.e_doc[members].tolist()
-    unit = units.elig[members].tolist()
-    added = 0
-    for first, last in itertools.pairwise(bounds):
-        if len(set(doc[first:last])) < min_docs:
-            continue
-        for index in range(first, last):
-            doc_drops = drops.setdefault(doc[index], set())
-            if unit[index] not in doc_drops:
-                added += 1
-                doc_drops.add(unit[index])
-    return added
 
 
 def analyse(

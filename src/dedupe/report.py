@@ -145,54 +145,49 @@ def _removed(table: ClusterTable) -> np.ndarray:
 def choose_pairs(tables: list[ClusterTable]) -> list[tuple[int, int, int]]:
     """A deterministic sample of (table, kept member, removed member) index triples: the first
     removed member of each of the :data:`LARGEST_PAIRS` largest clusters, then removed members
-    evenly spread over the sorted similarities, :data:`MAX_PAIRS` in all."""
-    rows = []  # (table, member, keeper member, cluster size, similarity)
-    for number, table in enumerate(tables):
-        removed = _removed(table)
-        if len(removed) == 0:
-            continue
-        bounds = np.asarray(table.bounds, dtype=np.int64)
-        cluster = np.searchsorted(bounds, removed, side="right") - 1
-        sizes = np.diff(bounds)[cluster]
-        similarity = column_floats(table.similarities, removed)
-        rows.append(
-            np.stack(
-                [
-                    np.full(len(removed), number, dtype=np.float64),
-                    removed.astype(np.float64),
-                    bounds[cluster].astype(np.float64),
-                    sizes.astype(np.float64),
-                    similarity,
-                ],
-                axis=1,
-            )
-        )
-    if not rows:
+    evenly spread over the sorted similarities, :data:`MAX_PAIRS` in all. Each table's removed
+    members are looked at in turn, as index arrays: with ``--boilerplate-min-docs`` most
+    paragraph members are removed (x100: 6 million), and a table of five numbers for each of
+    them held ~900 MB."""
+    levels = [(number, _removed(table)) for number, table in enumerate(tables)]
+    levels = [(number, removed) for number, removed in levels if len(removed)]
+    if not levels:
         return []
-    grid = np.concatenate(rows)
-    chosen: dict[tuple[int, int, int], None] = {}
     # Largest clusters: their first removed member (the one nearest the kept member).
-    first_of_cluster = np.r_[True, (grid[1:, 2] != grid[:-1, 2]) | (grid[1:, 0] != grid[:-1, 0])]
-    heads = np.flatnonzero(first_of_cluster)
-    by_size = heads[np.argsort(-grid[heads, 3], kind="stable")][:LARGEST_PAIRS]
+    heads: list[tuple[np.ndarray, ...]] = []  # (table, removed member, keeper, cluster size)
+    for at, removed in levels:
+        bounds = np.asarray(tables[at].bounds, dtype=np.int64)
+        first = removed[first_of_runs(np.searchsorted(bounds, removed, side="right"))]
+        cluster = np.searchsorted(bounds, first, side="right") - 1
+        keeper = bounds[cluster]
+        heads.append((np.full(len(first), at), first, keeper, bounds[cluster + 1] - keeper))
+    table_of, member, kept, size = (np.concatenate(column) for column in zip(*heads, strict=True))
+    by_size = np.argsort(-size, kind="stable")[:LARGEST_PAIRS]
+    largest = zip(
+        table_of[by_size].tolist(), kept[by_size].tolist(), member[by_size].tolist(), strict=True
+    )
     # A spread of similarities: evenly spaced ranks among each level's removed members, the
     # pairs left shared between the levels (a level's many duplicate documents would crowd out
     # its few repeated paragraphs), taken in turn.
-    spreads: list[list[int]] = []
-    levels = np.unique(grid[:, 0]).tolist()
+    spreads: list[list[tuple[int, int, int]]] = []
     share = max(1, (MAX_PAIRS - len(by_size)) // len(levels))
-    for number in levels:
-        rows_of_table = np.flatnonzero(grid[:, 0] == number)
-        by_similarity = rows_of_table[np.argsort(grid[rows_of_table, 4], kind="stable")]
+    for number, removed in levels:
+        table = tables[number]
+        by_similarity = np.argsort(column_floats(table.similarities, removed), kind="stable")
         count = min(len(by_similarity), share)
         ranks = np.unique(np.linspace(0, len(by_similarity) - 1, count).round().astype(np.int64))
-        spreads.append(by_similarity[ranks].tolist())
+        picked = removed[by_similarity[ranks]]
+        del by_similarity
+        bounds = np.asarray(table.bounds, dtype=np.int64)
+        keepers = bounds[np.searchsorted(bounds, picked, side="right") - 1]
+        pairs = zip(keepers.tolist(), picked.tolist(), strict=True)
+        spreads.append([(number, k, m) for k, m in pairs])
     interleaved = [
         row for turn in itertools.zip_longest(*spreads) for row in turn if row is not None
     ]
-    for row in itertools.chain(by_size.tolist(), interleaved):
-        number, member, kept = (int(v) for v in grid[row, :3])
-        chosen[(number, kept, member)] = None
+    chosen: dict[tuple[int, int, int], None] = {}
+    for row in itertools.chain(largest, interleaved):
+        chosen[row] = None
         if len(chosen) >= MAX_PAIRS:
             break
     return list(chosen)

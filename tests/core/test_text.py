@@ -7,7 +7,13 @@ from hypothesis import strategies as st
 
 from dedupe.core.normalise import normalise_text, word_tokens
 from dedupe.core.repeats import overlapping_units, repeated_units
-from dedupe.core.segment import _SENTENCE_END_RE, drop_spans, paragraph_spans, sentence_spans
+from dedupe.core.segment import (
+    _SENTENCE_END_RE,
+    cut_spans,
+    drop_spans,
+    paragraph_spans,
+    sentence_spans,
+)
 
 SAME_FOR_COMPARISON = [
     ("it didn't resolve", 'it didn"t resolve'),
@@ -84,6 +90,45 @@ def test_drop_spans_keep_other_bytes():
         for a, b in zip([0] + [e for _, e in cut], [s for s, _ in cut] + [len(text)], strict=True)
     )
     assert kept == "A one.\n\nC three.\n"
+
+
+@st.composite
+def _documents_with_drops(draw: st.DrawFn) -> tuple[list[list[tuple[int, int]]], list[list[int]]]:
+    """Documents as unit spans (ascending, gaps of 0-3 characters between them: units may touch)
+    and, per document, the units to drop (any subset, all and none included)."""
+    documents, dropped = [], []
+    for _ in range(draw(st.integers(1, 6))):
+        spans, at = [], draw(st.integers(0, 3))
+        for _ in range(draw(st.integers(0, 7))):
+            length = draw(st.integers(1, 5))
+            spans.append((at, at + length))
+            at += length + draw(st.integers(0, 3))
+        documents.append(spans)
+        dropped.append(sorted(draw(st.sets(st.integers(0, max(len(spans) - 1, 0))))))
+        if not spans:
+            dropped[-1] = []
+    return documents, dropped
+
+
+@given(_documents_with_drops())
+@settings(max_examples=300, deadline=None)
+def test_cut_spans_equal_drop_spans_of_each_document(case):
+    documents, dropped = case
+    unit_doc = np.array([d for d, spans in enumerate(documents) for _ in spans], dtype=np.int64)
+    starts = np.array([s for spans in documents for s, _ in spans], dtype=np.int64)
+    ends = np.array([e for spans in documents for _, e in spans], dtype=np.int64)
+    first = np.cumsum([0] + [len(spans) for spans in documents])
+    flat = np.array(
+        [first[d] + u for d, units in enumerate(dropped) for u in units], dtype=np.int64
+    )
+    doc, start, end = cut_spans(unit_doc, starts, ends, flat)
+    expected = [
+        (d, a, b)
+        for d, spans in enumerate(documents)
+        if dropped[d]
+        for a, b in drop_spans(spans[-1][1], spans, dropped[d])
+    ]
+    assert list(zip(doc.tolist(), start.tolist(), end.tolist(), strict=True)) == expected
 
 
 def test_repeats_by_jaccard_and_containment():

@@ -8,6 +8,7 @@ the document's token hashes instead of tokenising again.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 import numpy as np
@@ -19,7 +20,7 @@ from dedupe.core.exact import HISTOGRAM_BINS, histograms
 from dedupe.core.normalise import normalise_text
 from dedupe.core.repeats import overlapping_units, repeated_units
 from dedupe.core.runs import sorted_unique
-from dedupe.core.segment import drop_spans, paragraph_bounds
+from dedupe.core.segment import cut_spans, paragraph_bounds
 from dedupe.core.shingle import (
     I64,
     U32,
@@ -203,18 +204,12 @@ def _without_units(
     if len(dropped) == 0:
         return texts
     out = list(texts)
-    by_doc: dict[int, list[int]] = {}
-    for unit in dropped.tolist():
-        by_doc.setdefault(int(unit_doc[unit]), []).append(unit)
-    first_unit = np.searchsorted(unit_doc, np.arange(len(texts)))
-    for doc, units in by_doc.items():
-        first = int(first_unit[doc])
-        last = int(first_unit[doc + 1]) if doc + 1 < len(texts) else len(unit_doc)
-        spans = list(
-            zip(unit_start[first:last].tolist(), unit_end[first:last].tolist(), strict=True)
-        )
-        cuts = drop_spans(len(texts[doc]), spans, [u - first for u in units])
-        out[doc] = remove_spans(texts[doc], cuts)
+    doc, start, end = cut_spans(unit_doc, unit_start, unit_end, sorted_unique(dropped))
+    heads = np.flatnonzero(np.r_[True, doc[1:] != doc[:-1]])
+    cuts = np.stack([start, end], axis=1).tolist()
+    for first, last in itertools.pairwise([*heads.tolist(), len(doc)]):
+        at = int(doc[first])
+        out[at] = remove_spans(texts[at], cuts[first:last])
     return out
 
 
