@@ -1,7 +1,7 @@
 """Where a full scan holds its memory: a trace of anonymous memory over the run, by stage.
 
     python benchmarks/memory_trace.py CORPUS.jsonl [--threshold 0.8] [--memory 64M]
-        [--jobs 2] [--boilerplate-min-docs 0] [--interval 0.2]
+        [--jobs 2] [--shingle word:5] [--boilerplate-min-docs 0] [--interval 0.2]
         [--out benchmarks/results/memory_trace_x100.json]
 
 runs ``dedupe.scan_path`` on CORPUS (a child process, output into a temporary directory) and
@@ -76,6 +76,7 @@ def _worker(corpus: str, options_json: str) -> int:
     stage("reading")
     config = ScanConfig(
         threshold=options["threshold"],
+        shingle=options.get("shingle", "word:5"),
         boilerplate_min_docs=options.get("boilerplate_min_docs", 0),
     )
     with tempfile.TemporaryDirectory(prefix="dedupe-trace-") as out:
@@ -93,6 +94,7 @@ def trace(
     jobs: int,
     interval: float,
     boilerplate_min_docs: int = 0,
+    shingle: str = "word:5",
 ) -> dict:
     options = json.dumps(
         {
@@ -100,6 +102,7 @@ def trace(
             "memory": memory,
             "jobs": jobs,
             "boilerplate_min_docs": boilerplate_min_docs,
+            "shingle": shingle,
         }
     )
     command = [sys.executable, str(Path(__file__).resolve()), "worker", str(corpus), options]
@@ -134,7 +137,7 @@ def trace(
     if process.returncode:
         raise SystemExit(f"the scan failed ({process.returncode})")
     return {"corpus": str(corpus), "threshold": threshold, "memory": memory, "jobs": jobs,
-            "boilerplate_min_docs": boilerplate_min_docs,
+            "boilerplate_min_docs": boilerplate_min_docs, "shingle": shingle,
             "seconds": round(time.perf_counter() - started, 2), "stages": stages,
             "samples": samples}  # fmt: skip
 
@@ -162,6 +165,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threshold", type=float, default=0.8)
     parser.add_argument("--memory", default=None, help="scan --memory (default: dedupe's)")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--shingle", default="word:5", help="scan --shingle")
     parser.add_argument(
         "--boilerplate-min-docs", type=int, default=0, help="scan --boilerplate-min-docs"
     )
@@ -176,7 +180,8 @@ def main(argv: list[str] | None = None) -> int:
         options.corpus = Path(result["corpus"])
     else:
         result = trace(options.corpus, options.threshold, options.memory, options.jobs,
-                       options.interval, options.boilerplate_min_docs)  # fmt: skip
+                       options.interval, options.boilerplate_min_docs,
+                       options.shingle)  # fmt: skip
     result["peaks"] = stage_peaks(result)
     text_mb = options.corpus.stat().st_size / 1e6
     peak = max(result["samples"], key=lambda s: s["total_mb"])

@@ -61,6 +61,7 @@ from dedupe.result import (
     PackedStrings,
     Verdict,
     column_counts,
+    packed_ints,
     similarity_column,
 )
 from dedupe.set_spool import ExactlyVerified, SetSpool
@@ -652,16 +653,16 @@ class Scanner:
         release_free_memory()
         similarity = _member_similarity(members, keeper, (within_a, within_b, within_j), e_sigs)
         release_free_memory()
-        starts: list[int] = []
-        if len(members):
-            starts = np.flatnonzero(np.r_[True, keeper[1:] != keeper[:-1]]).tolist()
+        # Where each cluster begins, and the end: an array of ints, not a list of int objects
+        # (x100: ~800,000 clusters) that each forked writer would copy as it reads them.
+        bounds = packed_ints(np.r_[np.flatnonzero(first_of_runs(keeper)), len(members)])
         rules = _paragraph_rules(
             members, keeper, units.e_doc, within_b, self.config.boilerplate_min_docs
         )
         repeats = _repeated_paragraphs(members, within_a, within_b, units)
         release_free_memory()
         result.tables.append(
-            self._paragraph_table(units, members, similarity, starts, rules, repeats)
+            self._paragraph_table(units, members, similarity, bounds, rules, repeats)
         )
         # Dropped: the later copy of each repeat inside a document and every member of a
         # component spread over boilerplate_min_docs documents or more (the members whose rule
@@ -779,7 +780,7 @@ class Scanner:
         units: _Units,
         members: I64,
         similarity: np.ndarray,
-        starts: list[int],
+        bounds: Sequence[int],
         rules: np.ndarray,
         repeats: CodedColumn,
     ) -> ClusterTable:
@@ -815,7 +816,7 @@ class Scanner:
             end[part] = units.u_end[unit]
         return ClusterTable(
             "paragraph",
-            [*starts, len(members)],
+            bounds,
             position,
             CodedColumn(doc, self.ids),
             similarity_column(similarity),

@@ -254,8 +254,9 @@ def column_value(column: IntColumn | FloatColumn | ObjectColumn, index: int) -> 
 class ClusterTable:
     """The clusters of one level as pass one leaves them (no texts yet): parallel lists of
     members, cluster after cluster, the kept member first in each. Cluster ``i`` holds members
-    ``bounds[i]`` to ``bounds[i + 1] - 1``. One object per member instead cost seconds for the
-    700,000 members of the 81,558 paragraph clusters of the x10 news corpus.
+    ``bounds[i]`` to ``bounds[i + 1] - 1`` (a list, or an ``array`` of ints: x100's paragraph
+    table has ~800,000 clusters). One object per member instead cost seconds for the 700,000
+    members of the 81,558 paragraph clusters of the x10 news corpus.
 
     ``paragraphs``, ``starts`` and ``ends`` (the paragraph's index and character span in its
     document) are None at document level. ``rules`` names each member's rule (:data:`RULES`);
@@ -265,7 +266,7 @@ class ClusterTable:
     """
 
     level: Level
-    bounds: list[int]
+    bounds: Sequence[int]
     positions: IntColumn
     doc_ids: ObjectColumn
     similarities: FloatColumn
@@ -310,11 +311,13 @@ class Verdict:
     rule: str | None = None
 
 
-def _packed(values: npt.ArrayLike) -> array[int]:
+def packed_ints(values: npt.ArrayLike) -> array[int]:
     """Non-negative integers as an ``array`` of 4-byte items where they fit, else 8: read an
-    item at a time in pass two, where ``array`` answers in tens of nanoseconds.
+    item at a time (``array`` answers in tens of nanoseconds, and reading one writes no
+    reference count into a shared page, where a list's int objects would be written, and
+    copied, in every forked process that reads them).
 
-    >>> _packed(np.array([1, 2])).typecode, _packed(np.array([2**31])).typecode
+    >>> packed_ints(np.array([1, 2])).typecode, packed_ints(np.array([2**31])).typecode
     ('i', 'q')
     """
     numbers = np.asarray(values)
@@ -422,11 +425,11 @@ class Verdicts(MutableMapping[int, Verdict]):
         trim_slot = np.full(len(live), -1, dtype=np.int32)
         trim_slot[at] = np.arange(len(where), dtype=np.int32)
         self._trim_slot = array("i", trim_slot.tobytes())
-        self._cut_bounds = _packed(cut_at)
-        self._cut_starts = _packed(cut_starts)
-        self._cut_ends = _packed(cut_ends)
-        self._dropped_bounds = _packed(dropped_at)
-        self._dropped = _packed(dropped)
+        self._cut_bounds = packed_ints(cut_at)
+        self._cut_starts = packed_ints(cut_starts)
+        self._cut_ends = packed_ints(cut_ends)
+        self._dropped_bounds = packed_ints(dropped_at)
+        self._dropped = packed_ints(dropped)
 
     def _kept_verdict(self, position: int, at: int) -> Verdict:
         """The verdict of the plain kept record at index ``at``, trimmed or whole."""
