@@ -45,7 +45,10 @@ def test_verdicts_behave_as_a_dict_in_position_order(kept, ops, early, trimmed):
     for op, position, duplicate in ops:
         if op == "set":
             status = "duplicate" if duplicate else "kept"
-            verdicts[position] = expected[position] = Verdict(position, f"s{position}", status)
+            cut = ((0, position),) if status == "kept" and position % 2 else ()
+            verdicts[position] = expected[position] = Verdict(
+                position, f"s{position}", status, drop_spans=cut
+            )
         elif position in expected:
             del verdicts[position], expected[position]
         else:
@@ -60,6 +63,13 @@ def test_verdicts_behave_as_a_dict_in_position_order(kept, ops, early, trimmed):
     ]
     assert verdicts.count("kept") == sum(v.status == "kept" for v in expected.values())
     assert verdicts.count("duplicate") == sum(v.status == "duplicate" for v in expected.values())
+    for status in ("kept", "duplicate"):
+        assert verdicts.positions(status).tolist() == sorted(
+            p for p, v in expected.items() if v.status == status
+        )
+    assert verdicts.cuts() == [
+        (p, v.drop_spans) for p, v in sorted(expected.items()) if v.drop_spans
+    ]
 
 
 def test_kept_records_are_given_once_in_ascending_order():

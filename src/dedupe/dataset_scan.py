@@ -100,12 +100,10 @@ def file_verdicts(analysis: Analysis, counts: Sequence[int]) -> list[FileVerdict
     """Each file's slice of the verdicts, by position."""
     total = int(sum(counts))
     status = np.zeros(total, dtype=np.int8)
-    drops: dict[int, tuple[tuple[int, int], ...]] = {}
-    for position, verdict in analysis.verdicts.items():
-        status[position] = DUPLICATE if verdict.status == "duplicate" else KEPT
-        if verdict.drop_spans:
-            drops[position] = tuple(verdict.drop_spans)
-    return split_verdicts(status, drops, counts)
+    verdicts = analysis.verdicts
+    status[verdicts.positions("kept")] = KEPT
+    status[verdicts.positions("duplicate")] = DUPLICATE
+    return split_verdicts(status, dict(verdicts.cuts()), counts)
 
 
 def split_verdicts(

@@ -489,10 +489,12 @@ class Verdicts(MutableMapping[int, Verdict]):
     def __contains__(self, position: object) -> bool:
         return position in self._set or (isinstance(position, int) and self._plain(position) >= 0)
 
+    def _kept_positions(self) -> npt.NDArray[np.int64]:
+        """The positions given to :meth:`keep`, in the order of their indices (both ascend)."""
+        return np.flatnonzero(np.frombuffer(self._slot, dtype=np.int32) >= 0)
+
     def __iter__(self) -> Iterator[int]:
-        # The kept records' positions, in the order of their indices (both ascend).
-        kept = np.flatnonzero(np.frombuffer(self._slot, dtype=np.int32) >= 0)
-        plain = kept[np.frombuffer(self._live, dtype=np.bool_)]
+        plain = self._kept_positions()[np.frombuffer(self._live, dtype=np.bool_)]
         if not self._set:
             return iter(plain.tolist())
         given = np.fromiter(self._set, dtype=np.int64, count=len(self._set))
@@ -508,6 +510,40 @@ class Verdicts(MutableMapping[int, Verdict]):
         """How many records have this status, without making their verdicts."""
         plain = self._plain_count() if status == "kept" else 0
         return plain + sum(1 for verdict in self._set.values() if verdict.status == status)
+
+    def positions(self, status: Status) -> npt.NDArray[np.int64]:
+        """The positions of the records with this status, ascending, without making the
+        verdicts of the plain kept ones.
+
+        >>> verdicts = Verdicts()
+        >>> verdicts.keep(np.array([0, 2, 5]), ["a", "c", "f"])
+        >>> verdicts[2] = Verdict(2, "c", "duplicate", "a")
+        >>> verdicts.positions("kept").tolist(), verdicts.positions("duplicate").tolist()
+        ([0, 5], [2])
+        """
+        given = [p for p, verdict in self._set.items() if verdict.status == status]
+        found = np.fromiter(given, dtype=np.int64, count=len(given))
+        if status == "kept":
+            plain = self._kept_positions()[np.frombuffer(self._live, dtype=np.bool_)]
+            found = np.concatenate([plain, found])
+        return np.sort(found)
+
+    def cuts(self) -> list[tuple[int, tuple[tuple[int, int], ...]]]:
+        """``(position, drop_spans)`` of every record that loses spans, by position, without
+        making the verdicts of the records kept whole."""
+        found = [(p, verdict.drop_spans) for p, verdict in self._set.items() if verdict.drop_spans]
+        if len(self._trim_slot):
+            trimmed = np.frombuffer(self._trim_slot, dtype=np.int32) >= 0
+            at = np.flatnonzero(trimmed & np.frombuffer(self._live, dtype=np.bool_))
+            positions = self._kept_positions()[at].tolist()
+            numbers = np.frombuffer(self._trim_slot, dtype=np.int32)[at].tolist()
+            bounds, starts, ends = self._cut_bounds, self._cut_starts, self._cut_ends
+            for position, number in zip(positions, numbers, strict=True):
+                first, last = bounds[number], bounds[number + 1]
+                spans = tuple(zip(starts[first:last], ends[first:last], strict=True))
+                found.append((position, spans))
+        found.sort(key=lambda cut: cut[0])
+        return found
 
 
 @dataclass(frozen=True, slots=True)
