@@ -569,43 +569,50 @@ class Scanner:
         keeper = keepers(labels, docs.lengths, self.config.keep_rule)
         members = np.flatnonzero(keeper != np.arange(n))
         with_keeper = signatures.jaccard(np.stack([keeper[members], members], axis=1))
-        member_similarity = dict(zip(members.tolist(), with_keeper.tolist(), strict=True))
-        removal_rules = _document_rules(docs, keeper, members, with_keeper, self.config)
-        member_rule = dict(zip(members.tolist(), removal_rules, strict=True))
-
-        groups: dict[int, list[int]] = {}
-        for member in members.tolist():
-            groups.setdefault(int(keeper[member]), []).append(member)
-        order: list[int] = []
-        similarities: list[float] = []
-        rules: list[str] = []
-        bounds = [0]
-        for kept in sorted(groups):
-            cluster = sorted(groups[kept])
-            order += [kept, *cluster]
-            similarities += [1.0, *(round(member_similarity[m], 4) for m in cluster)]
-            rules += ["kept", *(member_rule[m] for m in cluster)]
-            bounds.append(len(order))
+        rule_codes = _document_rules(docs, keeper, members, with_keeper, self.config)
+        similarity_codes_ = similarity_codes(with_keeper)
+        # Clusters in the order of their keepers, each keeper first and its members after it
+        # in ascending order: the members sorted by (keeper, member), a slot left before each
+        # cluster's first member for its keeper.
+        by_keeper = np.lexsort((members, keeper[members]))
+        members = members[by_keeper]
+        similarity_codes_, rule_codes = similarity_codes_[by_keeper], rule_codes[by_keeper]
+        kept = keeper[members]
+        first = first_of_runs(kept)
+        slots = np.arange(len(members)) + np.cumsum(first)
+        heads = np.flatnonzero(first)
+        keeper_slots = heads + np.arange(len(heads))
+        total = len(members) + len(heads)
+        order = np.empty(total, dtype=np.int64)
+        order[slots], order[keeper_slots] = members, kept[heads]
+        similarity = np.full(total, SIMILARITY_SCALE, dtype=np.uint16)
+        similarity[slots] = similarity_codes_
+        rules = np.full(total, RULE_CODE["kept"], dtype=np.uint8)
+        rules[slots] = rule_codes
+        positions = np.asarray(self.positions, dtype=np.int64)
         result.tables.append(
             ClusterTable(
                 "document",
-                bounds,
-                [self.positions[i] for i in order],
-                CodedColumn(np.array(order, dtype=np.int64), self.ids),
-                similarities,
-                rules=rules,
+                packed_ints(np.r_[keeper_slots, total]),
+                positions[order],
+                CodedColumn(order, self.ids),
+                similarity_column(similarity),
+                rules=CodedColumn(rules, RULES),
             )
         )
         verdicts = self.analysis.verdicts
-        for index in members.tolist():
-            position = self.positions[index]
+        member_ids = CodedColumn(members, self.ids)
+        keeper_ids = CodedColumn(kept, self.ids)
+        values = similarity_column(similarity_codes_)
+        names = rule_names(rule_codes)
+        for number, position in enumerate(positions[members].tolist()):
             verdicts[position] = Verdict(
                 position,
-                self.ids[index],
+                member_ids[number],
                 "duplicate",
-                self.ids[int(keeper[index])],
-                round(member_similarity[index], 4),
-                rule=member_rule[index],
+                keeper_ids[number],
+                values[number],
+                rule=names[number],
             )
         whole = np.flatnonzero(keeper == np.arange(n))
         verdicts.keep(
@@ -1153,15 +1160,16 @@ def _document_rules(
     members: I64,
     similarity: np.ndarray,
     config: ScanConfig,
-) -> list[str]:
-    """Why each removed document goes: "exact" when its normalised tokens hash like its
-    keeper's, "containment" when only containment (below the Jaccard threshold) can have linked
-    it, else "near-duplicate" (a verified link, possibly through other members)."""
-    codes = np.full(len(members), RULE_CODE["near-duplicate"], dtype=np.int64)
+) -> np.ndarray:
+    """Why each removed document goes, as rule codes (:data:`~dedupe.result.RULES`): "exact"
+    when its normalised tokens hash like its keeper's, "containment" when only containment
+    (below the Jaccard threshold) can have linked it, else "near-duplicate" (a verified link,
+    possibly through other members)."""
+    codes = np.full(len(members), RULE_CODE["near-duplicate"], dtype=np.uint8)
     if config.measure == "containment":
         codes[similarity < config.threshold] = RULE_CODE["containment"]
     codes[docs.exact[members] == docs.exact[keeper[members]]] = RULE_CODE["exact"]
-    return rule_names(codes)
+    return codes
 
 
 def _paragraph_rules(
