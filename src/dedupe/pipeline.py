@@ -570,40 +570,21 @@ class Scanner:
         members = np.flatnonzero(keeper != np.arange(n))
         with_keeper = signatures.jaccard(np.stack([keeper[members], members], axis=1))
         rule_codes = _document_rules(docs, keeper, members, with_keeper, self.config)
-        similarity_codes_ = similarity_codes(with_keeper)
+        member_similarity = similarity_codes(with_keeper)
         # Clusters in the order of their keepers, each keeper first and its members after it
-        # in ascending order: the members sorted by (keeper, member), a slot left before each
-        # cluster's first member for its keeper.
+        # in ascending order.
         by_keeper = np.lexsort((members, keeper[members]))
         members = members[by_keeper]
-        similarity_codes_, rule_codes = similarity_codes_[by_keeper], rule_codes[by_keeper]
+        member_similarity, rule_codes = member_similarity[by_keeper], rule_codes[by_keeper]
         kept = keeper[members]
-        first = first_of_runs(kept)
-        slots = np.arange(len(members)) + np.cumsum(first)
-        heads = np.flatnonzero(first)
-        keeper_slots = heads + np.arange(len(heads))
-        total = len(members) + len(heads)
-        order = np.empty(total, dtype=np.int64)
-        order[slots], order[keeper_slots] = members, kept[heads]
-        similarity = np.full(total, SIMILARITY_SCALE, dtype=np.uint16)
-        similarity[slots] = similarity_codes_
-        rules = np.full(total, RULE_CODE["kept"], dtype=np.uint8)
-        rules[slots] = rule_codes
         positions = np.asarray(self.positions, dtype=np.int64)
         result.tables.append(
-            ClusterTable(
-                "document",
-                packed_ints(np.r_[keeper_slots, total]),
-                positions[order],
-                CodedColumn(order, self.ids),
-                similarity_column(similarity),
-                rules=CodedColumn(rules, RULES),
-            )
+            _document_table(members, kept, member_similarity, rule_codes, positions, self.ids)
         )
         verdicts = self.analysis.verdicts
         member_ids = CodedColumn(members, self.ids)
         keeper_ids = CodedColumn(kept, self.ids)
-        values = similarity_column(similarity_codes_)
+        values = similarity_column(member_similarity)
         names = rule_names(rule_codes)
         for number, position in enumerate(positions[members].tolist()):
             verdicts[position] = Verdict(
@@ -615,9 +596,7 @@ class Scanner:
                 rule=names[number],
             )
         whole = np.flatnonzero(keeper == np.arange(n))
-        verdicts.keep(
-            np.asarray(self.positions, dtype=np.int64)[whole], CodedColumn(whole, self.ids)
-        )
+        verdicts.keep(positions[whole], CodedColumn(whole, self.ids))
         return keeper
 
     def _paragraphs(self, result: PassOne, doc_keeper: np.ndarray) -> None:
@@ -1152,6 +1131,47 @@ def rule_names(codes: np.ndarray) -> list[str]:
     """The names (:data:`~dedupe.result.RULES`) of an array of rule codes, in one lookup."""
     names: list[str] = np.asarray(RULES, dtype=object)[codes].tolist()
     return names
+
+
+def _document_table(
+    members: I64,
+    kept: I64,
+    similarity: np.ndarray,
+    rules: np.ndarray,
+    positions: I64,
+    ids: Sequence[str],
+) -> ClusterTable:
+    """The document clusters: ``members`` (removed documents, grouped by their keeper ``kept``
+    in ascending order, ascending inside) with their similarity and rule codes, each group's
+    keeper put in a slot before it.
+
+    >>> table = _document_table(np.array([1, 4, 3]), np.array([0, 0, 2]),
+    ...     np.array([9000, 8000, 10000], dtype=np.uint16), np.array([1, 1, 2], dtype=np.uint8),
+    ...     np.arange(5) * 10, ["a", "b", "c", "d", "e"])
+    >>> list(table.bounds), table.positions.tolist(), list(table.doc_ids)
+    ([0, 3, 5], [0, 10, 40, 20, 30], ['a', 'b', 'e', 'c', 'd'])
+    >>> list(table.similarities), list(table.rules)
+    ([1.0, 0.9, 0.8, 1.0, 1.0], ['kept', 'exact', 'exact', 'kept', 'near-duplicate'])
+    """
+    first = first_of_runs(kept)
+    slots = np.arange(len(members)) + np.cumsum(first)
+    heads = np.flatnonzero(first)
+    keeper_slots = heads + np.arange(len(heads))
+    total = len(members) + len(heads)
+    order = np.empty(total, dtype=np.int64)
+    order[slots], order[keeper_slots] = members, kept[heads]
+    codes = np.full(total, SIMILARITY_SCALE, dtype=np.uint16)
+    codes[slots] = similarity
+    rule_codes = np.full(total, RULE_CODE["kept"], dtype=np.uint8)
+    rule_codes[slots] = rules
+    return ClusterTable(
+        "document",
+        packed_ints(np.r_[keeper_slots, total]),
+        positions[order],
+        CodedColumn(order, ids),
+        similarity_column(codes),
+        rules=CodedColumn(rule_codes, RULES),
+    )
 
 
 def _document_rules(
