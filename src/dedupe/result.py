@@ -436,17 +436,19 @@ class Verdicts(MutableMapping[int, Verdict]):
         trimmed = self._trim_slot[at] if len(self._trim_slot) else -1
         if trimmed < 0:
             return Verdict(position, self._kept_ids[at], "kept")
-        begin, end = self._cut_bounds[trimmed], self._cut_bounds[trimmed + 1]
         first, last = self._dropped_bounds[trimmed], self._dropped_bounds[trimmed + 1]
         return Verdict(
             position,
             self._kept_ids[at],
             "kept",
-            drop_spans=tuple(
-                zip(self._cut_starts[begin:end], self._cut_ends[begin:end], strict=True)
-            ),
+            drop_spans=self._cuts_of(trimmed),
             dropped_paragraphs=tuple(self._dropped[first:last]),
         )
+
+    def _cuts_of(self, trimmed: int) -> tuple[tuple[int, int], ...]:
+        """The drop spans of the ``trimmed``-th trimmed record."""
+        begin, end = self._cut_bounds[trimmed], self._cut_bounds[trimmed + 1]
+        return tuple(zip(self._cut_starts[begin:end], self._cut_ends[begin:end], strict=True))
 
     def _plain(self, position: int) -> int:
         """The index of ``position`` among the plain kept records, or -1."""
@@ -493,8 +495,12 @@ class Verdicts(MutableMapping[int, Verdict]):
         """The positions given to :meth:`keep`, in the order of their indices (both ascend)."""
         return np.flatnonzero(np.frombuffer(self._slot, dtype=np.int32) >= 0)
 
+    def _plain_positions(self) -> npt.NDArray[np.int64]:
+        """The positions of the plain kept records, ascending."""
+        return self._kept_positions()[np.frombuffer(self._live, dtype=np.bool_)]
+
     def __iter__(self) -> Iterator[int]:
-        plain = self._kept_positions()[np.frombuffer(self._live, dtype=np.bool_)]
+        plain = self._plain_positions()
         if not self._set:
             return iter(plain.tolist())
         given = np.fromiter(self._set, dtype=np.int64, count=len(self._set))
@@ -524,8 +530,7 @@ class Verdicts(MutableMapping[int, Verdict]):
         given = [p for p, verdict in self._set.items() if verdict.status == status]
         found = np.fromiter(given, dtype=np.int64, count=len(given))
         if status == "kept":
-            plain = self._kept_positions()[np.frombuffer(self._live, dtype=np.bool_)]
-            found = np.concatenate([plain, found])
+            found = np.concatenate([self._plain_positions(), found])
         return np.sort(found)
 
     def cuts(self) -> list[tuple[int, tuple[tuple[int, int], ...]]]:
@@ -537,11 +542,8 @@ class Verdicts(MutableMapping[int, Verdict]):
             at = np.flatnonzero(trimmed & np.frombuffer(self._live, dtype=np.bool_))
             positions = self._kept_positions()[at].tolist()
             numbers = np.frombuffer(self._trim_slot, dtype=np.int32)[at].tolist()
-            bounds, starts, ends = self._cut_bounds, self._cut_starts, self._cut_ends
-            for position, number in zip(positions, numbers, strict=True):
-                first, last = bounds[number], bounds[number + 1]
-                spans = tuple(zip(starts[first:last], ends[first:last], strict=True))
-                found.append((position, spans))
+            cuts = self._cuts_of
+            found += [(p, cuts(n)) for p, n in zip(positions, numbers, strict=True)]
         found.sort(key=lambda cut: cut[0])
         return found
 
