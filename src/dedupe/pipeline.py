@@ -641,10 +641,12 @@ class Scanner:
         release_free_memory()
         # Where each cluster begins, and the end: an array of ints, not a list of int objects
         # (x100: ~800,000 clusters) that each forked writer would copy as it reads them.
-        bounds = packed_ints(np.r_[np.flatnonzero(first_of_runs(keeper)), len(members)])
+        starts = np.flatnonzero(first_of_runs(keeper))
+        bounds = packed_ints(np.r_[starts, len(members)])
         rules = _paragraph_rules(
-            members, keeper, units.e_doc, within_b, self.config.boilerplate_min_docs
+            members, keeper, starts, units.e_doc, within_b, self.config.boilerplate_min_docs
         )
+        del starts
         repeats = _repeated_paragraphs(members, within_a, within_b, units)
         release_free_memory()
         result.tables.append(
@@ -852,15 +854,19 @@ class Scanner:
             del cut_doc, cut_start, cut_end, heads, unit_doc, dropped
         if not docs:
             return
-        document = np.concatenate(docs)
-        positions = np.asarray(self.positions, dtype=np.int64)[document]
+        positions = np.asarray(self.positions, dtype=np.int64)[np.concatenate(docs)]
+        # The parts are let go before the verdicts copy the wholes.
+        cut_starts, cut_ends, dropped_places = (
+            np.concatenate(parts) for parts in (starts, ends, places)
+        )
+        del starts, ends, places
         self.analysis.verdicts.trim(
             positions,
             np.r_[0, np.cumsum(np.concatenate(cut_counts))],
-            _concatenated(starts),
-            _concatenated(ends),
+            cut_starts,
+            cut_ends,
             np.r_[0, np.cumsum(np.concatenate(drop_counts))],
-            _concatenated(places),
+            dropped_places,
         )
         self.analysis.stats.paragraphs_removed += removed
 
@@ -880,14 +886,6 @@ _UNIT_INDEX_FIELDS = (
 #: Eligible paragraphs :meth:`Scanner._apply_drops` cuts at a time (whole documents): its
 #: temporaries are some 15 arrays of 8 bytes each of them (32 MB).
 DROP_CHUNK = 1 << 18
-
-
-def _concatenated(parts: list[np.ndarray]) -> np.ndarray:
-    """The parts as one array, the list emptied: the parts go as soon as the whole is made,
-    not when the caller's list does."""
-    whole = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
-    parts.clear()
-    return whole
 
 
 #: Members :meth:`Scanner._paragraph_table` fills its columns with at a time.
@@ -1193,7 +1191,7 @@ def _document_rules(
 
 
 def _paragraph_rules(
-    members: I64, keeper: I64, e_doc: I64, within_later: I64, min_docs: int
+    members: I64, keeper: I64, starts: I64, e_doc: I64, within_later: I64, min_docs: int
 ) -> np.ndarray:
     """Rule codes of paragraph cluster members (grouped by component ``keeper``):
     "repeated-paragraph" for the later copy of a repeat inside its document, "boilerplate" for
@@ -1203,32 +1201,33 @@ def _paragraph_rules(
     if len(members) == 0:
         return codes
     if min_docs:
-        codes[_spread_over(members, keeper, e_doc, min_docs)] = RULE_CODE["boilerplate"]
+        codes[_spread_over(members, keeper, starts, e_doc, min_docs)] = RULE_CODE["boilerplate"]
     later = sorted_unique(within_later)
     for begin, found in _found_in(members, later):
         codes[begin + np.flatnonzero(found >= 0)] = RULE_CODE["repeated-paragraph"]
     return codes
 
 
-def _spread_over(members: I64, keeper: I64, e_doc: I64, min_docs: int) -> np.ndarray:
-    """Whether each member's component (a run of equal ``keeper``) spans ``min_docs`` or more
-    distinct documents, counted :data:`PAIR_CHUNK` members at a time (whole components): the
-    (component, document) codes of every member at once were ~400 MB of temporaries at x100.
+def _spread_over(members: I64, keeper: I64, starts: I64, e_doc: I64, min_docs: int) -> np.ndarray:
+    """Whether each member's component (a run of equal ``keeper``, beginning at ``starts``)
+    spans ``min_docs`` or more distinct documents, counted :data:`PAIR_CHUNK` members at a
+    time (whole components): the (component, document) codes of every member at once were
+    ~400 MB of temporaries at x100.
 
-    >>> docs = np.array([0, 1, 1, 2, 5])
-    >>> _spread_over(np.arange(5), np.array([0, 0, 0, 3, 3]), docs, 2).tolist()
+    >>> docs, keeper = np.array([0, 1, 1, 2, 5]), np.array([0, 0, 0, 3, 3])
+    >>> starts = np.array([0, 3])
+    >>> _spread_over(np.arange(5), keeper, starts, docs, 2).tolist()
     [True, True, True, True, True]
-    >>> _spread_over(np.arange(5), np.array([0, 0, 0, 3, 3]), docs, 3).tolist()
+    >>> _spread_over(np.arange(5), keeper, starts, docs, 3).tolist()
     [False, False, False, False, False]
     """
     spread = np.zeros(len(members), dtype=np.bool_)
     width = np.int64(int(e_doc.max(initial=0)) + 1)
-    heads = np.flatnonzero(first_of_runs(keeper))
     begin = 0
     while begin < len(members):
         # To the start of the first component at or after a chunk's length.
-        at = int(np.searchsorted(heads, begin + PAIR_CHUNK))
-        end = int(heads[at]) if at < len(heads) else len(members)
+        at = int(np.searchsorted(starts, begin + PAIR_CHUNK))
+        end = int(starts[at]) if at < len(starts) else len(members)
         component = np.cumsum(first_of_runs(keeper[begin:end])) - 1
         distinct = sorted_unique(component * width + e_doc[members[begin:end]])
         documents = np.bincount(distinct // width, minlength=int(component[-1]) + 1)

@@ -157,10 +157,13 @@ def choose_pairs(tables: list[ClusterTable]) -> list[tuple[int, int, int]]:
     heads: list[tuple[np.ndarray, ...]] = []  # (table, removed member, keeper, cluster size)
     for at, removed in levels:
         bounds = np.asarray(tables[at].bounds, dtype=np.int64)
-        first = removed[first_of_runs(np.searchsorted(bounds, removed, side="right"))]
-        cluster = np.searchsorted(bounds, first, side="right") - 1
+        cluster = np.searchsorted(bounds, removed, side="right") - 1
+        first = first_of_runs(cluster)
+        cluster = cluster[first]
         keeper = bounds[cluster]
-        heads.append((np.full(len(first), at), first, keeper, bounds[cluster + 1] - keeper))
+        heads.append(
+            (np.full(len(cluster), at), removed[first], keeper, bounds[cluster + 1] - keeper)
+        )
     table_of, member, kept, size = (np.concatenate(column) for column in zip(*heads, strict=True))
     by_size = np.argsort(-size, kind="stable")[:LARGEST_PAIRS]
     largest = zip(

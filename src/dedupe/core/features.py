@@ -19,7 +19,7 @@ from dedupe.core.clean import remove_spans
 from dedupe.core.exact import HISTOGRAM_BINS, histograms
 from dedupe.core.normalise import normalise_text
 from dedupe.core.repeats import overlapping_units, repeated_units
-from dedupe.core.runs import sorted_unique
+from dedupe.core.runs import first_of_runs, sorted_unique
 from dedupe.core.segment import cut_spans, paragraph_bounds
 from dedupe.core.shingle import (
     I64,
@@ -205,7 +205,7 @@ def _without_units(
         return texts
     out = list(texts)
     doc, start, end = cut_spans(unit_doc, unit_start, unit_end, sorted_unique(dropped))
-    heads = np.flatnonzero(np.r_[True, doc[1:] != doc[:-1]])
+    heads = np.flatnonzero(first_of_runs(doc))
     cuts = np.stack([start, end], axis=1).tolist()
     for first, last in itertools.pairwise([*heads.tolist(), len(doc)]):
         at = int(doc[first])

@@ -22,6 +22,8 @@ from functools import lru_cache
 import numpy as np
 import numpy.typing as npt
 
+from dedupe.core.runs import first_of_runs
+
 Span = tuple[int, int]
 I64 = npt.NDArray[np.int64]
 
@@ -333,7 +335,7 @@ def cut_spans(unit_doc: I64, starts: I64, ends: I64, dropped: I64) -> tuple[I64,
     # overlapping ones merge. Offsetting each document past the previous one's ends lets one
     # running maximum of the ends tell where a new merged span begins.
     width = int(cut_end.max()) + 1
-    rank = np.cumsum(np.r_[True, doc[1:] != doc[:-1]]) - 1
+    rank = np.cumsum(first_of_runs(doc)) - 1
     shifted_end = rank * width + cut_end
     reach = np.maximum.accumulate(shifted_end)
     begins = np.r_[True, rank[1:] * width + cut_start[1:] > reach[:-1]]
