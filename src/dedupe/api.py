@@ -256,10 +256,14 @@ def _assemble_with(
     analysis = pass_one.analysis
     cleaned: list[CleanedRecord] = []
     duplicates: dict[str, str] = {}
+    verdicts: list[Verdict] = []  # in position order, as the items are
     for item in items:
-        if not isinstance(item, Record) or item.position not in analysis.verdicts:
+        if not isinstance(item, Record):
             continue
-        verdict = analysis.verdicts[item.position]
+        verdict = analysis.verdicts.get(item.position)
+        if verdict is None:
+            continue
+        verdicts.append(verdict)
         previews.take(item.text, item.position)
         analysis.stats.bytes_removed += removed_bytes(item.text, verdict)
         if verdict.status == "duplicate":
@@ -281,7 +285,7 @@ def _assemble_with(
         skipped=analysis.skipped,
         stats=analysis.stats,
         config=cfg.as_dict(),
-        verdicts=[analysis.verdicts[p] for p in sorted(analysis.verdicts)],
+        verdicts=verdicts,
     )
 
 

@@ -122,3 +122,15 @@ def test_histogram_bound_is_exact_for_sets_apart_in_their_ranges():
     # Unknown counts (FULL) bound nothing beyond the other set's size.
     rows[0] = exact.FULL
     assert exact.shared_bound(rows, sizes, pairs).tolist() == [256]
+
+
+@settings(max_examples=200, deadline=None)
+@given(sets=SETS, extra=st.integers(0, 3))
+def test_distinct_sets_are_each_units_sorted_set(sets, extra):
+    """Units without shingles (``extra`` at the end, and empty lists) count zero."""
+    shingles = np.array([v for s in sets for v in s], dtype=np.uint32)
+    owner = np.repeat(np.arange(len(sets)), [len(s) for s in sets])
+    sizes, values = distinct_sets(shingles, owner, len(sets) + extra)
+    assert sizes.tolist() == [len(set(s)) for s in sets] + [0] * extra
+    assert values.dtype == np.uint32
+    assert values.tolist() == [v for s in sets for v in sorted(set(s))]

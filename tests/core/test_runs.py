@@ -8,7 +8,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dedupe.core import runs
-from dedupe.core.runs import run_lengths, run_starts, sort_in_place, sorted_unique, stable_argsort
+from dedupe.core.runs import (
+    run_lengths,
+    run_starts,
+    sort_in_place,
+    sort_within,
+    sorted_unique,
+    stable_argsort,
+)
 
 # Keys from a small range tie often (the buckets of LSH); from the whole range, rarely.
 keys = st.one_of(
@@ -78,3 +85,31 @@ def test_stable_argsort_on_threads_is_numpys(count, threads, seed):
         patch.setattr(runs, "PARALLEL_MIN", 0)
         order = stable_argsort(values, threads)
     assert order.tolist() == np.argsort(values, kind="stable").tolist()
+
+
+# Segments of every width class, empty ones included; values of the whole uint32 range tie
+# with the padding (2**32 - 1) now and then.
+segments = st.lists(
+    st.lists(st.integers(0, 9) | st.just(2**32 - 1) | st.integers(0, 2**32 - 1), max_size=70),
+    max_size=12,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(segments=segments, sort_elements=st.sampled_from([1, 64, 1 << 18]))
+def test_sort_within_sorts_each_segment_in_its_place(segments, sort_elements):
+    values = np.array([v for segment in segments for v in segment], dtype=np.uint32)
+    sizes = np.array([len(segment) for segment in segments], dtype=np.int64)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(runs, "_SORT_ELEMENTS", sort_elements)  # a row at a time, or all at once
+        result = sort_within(values, sizes)
+    assert result.dtype == values.dtype
+    assert result.tolist() == [v for segment in segments for v in sorted(segment)]
+
+
+def test_sort_within_signed_and_long_segments():
+    rng = np.random.default_rng(3)
+    sizes = np.array([5_000, 0, 1, 33, 4_096, 4_097], dtype=np.int64)
+    values = rng.integers(-(2**40), 2**40, int(sizes.sum()), dtype=np.int64)
+    expected = np.concatenate([np.sort(part) for part in np.split(values, np.cumsum(sizes)[:-1])])
+    assert sort_within(values, sizes).tolist() == expected.tolist()

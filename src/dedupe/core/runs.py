@@ -6,6 +6,8 @@ featurising one article for an index lookup. These do the same with plain concat
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import numpy.typing as npt
 
@@ -76,6 +78,72 @@ def sorted_unique(values: np.ndarray) -> np.ndarray:
     """
     ordered = np.sort(values, axis=None)
     return ordered[first_of_runs(ordered)]
+
+
+def sort_within(values: np.ndarray, sizes: I64) -> np.ndarray:
+    """``values`` with each of its segments sorted (``sizes[i]`` values each, laid end to end):
+    ``np.concatenate([np.sort(segment) for segment in segments])`` without a call per segment.
+
+    Segments are sorted as the rows of matrices: each goes into a row as wide as the next power
+    of two (at least :data:`_ROW_MIN`), padded with the type's largest value, and the rows of
+    a width are sorted together, :data:`_SORT_ELEMENTS` at a time. A row's first ``size``
+    values are then its segment sorted (a value equal to the padding is indistinguishable from
+    it). numpy sorts short rows of 32-bit values with its vectorised sort, in cache: the x1
+    news documents' shingle sets in 0.035 s, where tagging each value with its document above
+    it and sorting the uint64 keys took 0.12.
+
+    >>> sort_within(np.array([3, 1, 2, 9, 8, 5], dtype=np.uint32), np.array([3, 0, 1, 2])).tolist()
+    [1, 2, 3, 9, 5, 8]
+    """
+    sizes = np.asarray(sizes, dtype=np.int64)
+    out = np.empty_like(values)
+    if len(values) == 0:
+        return out
+    starts = np.cumsum(sizes) - sizes
+    padding = np.iinfo(values.dtype).max if values.dtype.kind in "iu" else np.inf
+    widths = np.maximum(_ROW_MIN, _next_power_of_two(sizes))
+    widths[sizes == 0] = 0
+    order = np.argsort(widths, kind="stable")  # segments grouped by width, in order within it
+    sorted_widths = widths[order]
+    edges = [*np.flatnonzero(first_of_runs(sorted_widths)).tolist(), len(order)]
+    for first, last in itertools.pairwise(edges):
+        width = int(sorted_widths[first])
+        if width == 0:
+            continue
+        step = max(1, _SORT_ELEMENTS // width)
+        for begin in range(first, last, step):
+            rows = order[begin : min(begin + step, last)]
+            _sort_rows(values, starts[rows], sizes[rows], width, padding, out)
+    return out
+
+
+#: :func:`sort_within`'s narrowest row and how many values (padding included) it sorts at once.
+_ROW_MIN = 32
+_SORT_ELEMENTS = 1 << 18
+
+
+def _next_power_of_two(sizes: I64) -> I64:
+    """The least power of two at least each size (1 for 0 and 1)."""
+    bits = np.zeros(len(sizes), dtype=np.int64)
+    above = sizes > 1
+    bits[above] = np.frexp((sizes[above] - 1).astype(np.float64))[1]  # bit length of size - 1
+    return np.left_shift(1, bits)
+
+
+def _sort_rows(
+    values: np.ndarray, starts: I64, sizes: I64, width: int, padding: object, out: np.ndarray
+) -> None:
+    """Sort the segments at ``starts`` (``sizes`` values each, none over ``width``) into ``out``
+    as the rows of one padded matrix."""
+    total = int(sizes.sum())
+    offsets = np.cumsum(sizes) - sizes
+    within = np.arange(total, dtype=np.int64) - np.repeat(offsets, sizes)
+    source = np.repeat(starts, sizes) + within
+    slot = np.repeat(np.arange(len(sizes), dtype=np.int64) * width, sizes) + within
+    matrix = np.full(len(sizes) * width, padding, dtype=values.dtype)
+    matrix[slot] = values[source]
+    matrix.reshape(len(sizes), width).sort(axis=1)
+    out[source] = matrix[slot]
 
 
 def stable_argsort(values: np.ndarray, threads: int = 1) -> I64:

@@ -12,7 +12,7 @@ import numpy as np
 import numpy.typing as npt
 import xxhash
 
-from dedupe.core.runs import sorted_unique
+from dedupe.core.runs import first_of_runs, sort_within
 
 U32 = npt.NDArray[np.uint32]
 U64 = npt.NDArray[np.uint64]
@@ -193,7 +193,11 @@ def distinct_sets(shingles: U32, owner: I64, num_units: int) -> tuple[I64, U32]:
     >>> sizes.tolist(), values.tolist()
     ([2, 0, 1], [5, 7, 5])
     """
-    keys = (np.asarray(owner, dtype=np.uint64) << np.uint64(32)) | shingles.astype(np.uint64)
-    keys = sorted_unique(keys)
-    sizes = np.bincount((keys >> np.uint64(32)).astype(np.int64), minlength=num_units)
-    return sizes.astype(np.int64), (keys & np.uint64(0xFFFFFFFF)).astype(np.uint32)
+    owner = np.asarray(owner, dtype=np.int64)
+    counts = np.bincount(owner, minlength=num_units).astype(np.int64)
+    ordered = sort_within(np.asarray(shingles, dtype=np.uint32), counts)
+    # A value is new where it differs from the one before it or begins its unit's run.
+    new = first_of_runs(ordered)
+    new[(np.cumsum(counts) - counts)[counts > 0]] = True
+    sizes = np.bincount(owner[new], minlength=num_units).astype(np.int64)
+    return sizes, ordered[new]
