@@ -70,6 +70,10 @@ def test_verdicts_behave_as_a_dict_in_position_order(kept, ops, early, trimmed):
     assert verdicts.cuts() == [
         (p, v.drop_spans) for p, v in sorted(expected.items()) if v.drop_spans
     ]
+    assert [verdicts.kept_whole(p) for p in range(-1, 72)] == [
+        p in expected and expected[p].status == "kept" and not expected[p].drop_spans
+        for p in range(-1, 72)
+    ]
 
 
 def test_kept_records_are_given_once_in_ascending_order():

@@ -396,20 +396,20 @@ def _pass_two(
     for item in records:
         if isinstance(item, Skipped):
             continue
+        if isinstance(item, Line):
+            # A line is parsed only where its text is wanted: most are kept whole and written
+            # as they were read, without a verdict made for them.
+            wanted = previews is not None or (sampler is not None and sampler.wants(item.position))
+            if not wanted and verdicts.kept_whole(item.position):
+                if writer is not None:
+                    writer.write_line(item.raw)
+                continue
         verdict = verdicts.get(item.position)
         if verdict is None:
             continue
         if isinstance(item, Line):
-            # A line is parsed only where its text is wanted: most are kept whole and written
-            # as they were read.
-            wanted = previews is not None or (sampler is not None and sampler.wants(item.position))
-            if not wanted:
-                if verdict.status == "kept" and not verdict.drop_spans:
-                    if writer is not None:
-                        writer.write_line(item.raw)
-                    continue
-                if not count and (writer is None or verdict.status != "kept"):
-                    continue  # nothing to count or write
+            if not wanted and not count and (writer is None or verdict.status != "kept"):
+                continue  # nothing to count or write
             parsed = item.parse()
             if not isinstance(parsed, Record):  # read as a record in pass one: not here
                 continue

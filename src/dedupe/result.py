@@ -450,6 +450,24 @@ class Verdicts(MutableMapping[int, Verdict]):
         begin, end = self._cut_bounds[trimmed], self._cut_bounds[trimmed + 1]
         return tuple(zip(self._cut_starts[begin:end], self._cut_ends[begin:end], strict=True))
 
+    def kept_whole(self, position: int) -> bool:
+        """Whether the record at ``position`` is kept with nothing cut: ``verdict.status ==
+        "kept" and not verdict.drop_spans`` without making its verdict (pass two asks once a
+        record; a verdict took 6.6 us, 0.25 s of the x10 cleaned copies' 1.2).
+
+        >>> verdicts = Verdicts()
+        >>> verdicts.keep(np.array([0, 1]), ["a", "b"])
+        >>> verdicts[2] = Verdict(2, "c", "kept")
+        >>> verdicts.trim(np.array([1]), [0, 1], [0], [4], [0, 1], [0])
+        >>> [verdicts.kept_whole(p) for p in range(4)]
+        [True, False, True, False]
+        """
+        at = self._plain(position)
+        if at >= 0:
+            return not len(self._trim_slot) or self._trim_slot[at] < 0
+        found = self._set.get(position)
+        return found is not None and found.status == "kept" and not found.drop_spans
+
     def _plain(self, position: int) -> int:
         """The index of ``position`` among the plain kept records, or -1."""
         if 0 <= position < len(self._slot):
