@@ -181,13 +181,13 @@ class RowStore:
             self._path = self._budget.new_file()
             self._file = open(self._path, "wb")  # noqa: SIM115 (closed in array)
             for part in self._parts:
-                self._file.write(part.tobytes())
+                self._file.write(part.data)
             self._parts = []
             self._budget.release(self._held)
             self._budget.spilled += self._held
             self._held = 0
         self._budget.spilled += rows.nbytes
-        self._file.write(rows.tobytes())
+        self._file.write(rows.data)  # the array's own buffer: no copy first
 
     def close(self) -> None:
         """Close the file, if any (after an error; :meth:`array` does it otherwise); the
