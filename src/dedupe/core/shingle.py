@@ -193,11 +193,14 @@ def distinct_sets(shingles: U32, owner: I64, num_units: int) -> tuple[I64, U32]:
     >>> sizes.tolist(), values.tolist()
     ([2, 0, 1], [5, 7, 5])
     """
-    owner = np.asarray(owner, dtype=np.int64)
-    counts = np.bincount(owner, minlength=num_units).astype(np.int64)
+    counts = np.bincount(np.asarray(owner, dtype=np.int64), minlength=num_units).astype(np.int64)
     ordered = sort_within(np.asarray(shingles, dtype=np.uint32), counts)
     # A value is new where it differs from the one before it or begins its unit's run.
     new = first_of_runs(ordered)
-    new[(np.cumsum(counts) - counts)[counts > 0]] = True
-    sizes = np.bincount(owner[new], minlength=num_units).astype(np.int64)
+    filled = counts > 0
+    firsts = (np.cumsum(counts) - counts)[filled]
+    new[firsts] = True
+    sizes = np.zeros(num_units, dtype=np.int64)
+    if len(firsts):
+        sizes[filled] = np.add.reduceat(new, firsts, dtype=np.int64)
     return sizes, ordered[new]
