@@ -86,12 +86,11 @@ def sort_within(values: np.ndarray, sizes: I64) -> np.ndarray:
 
     Segments are sorted as the rows of matrices: each goes into a row as wide as the next power
     of two (at least :data:`_ROW_MIN`), padded with the type's largest value, and the rows of
-    a width are sorted together, :data:`_SORT_ELEMENTS` at a time (a segment of half that or
-    more is sorted by itself). A row's first ``size``
-    values are then its segment sorted (a value equal to the padding is indistinguishable from
-    it). numpy sorts short rows of 32-bit values with its vectorised sort, in cache: the x1
-    news documents' shingle sets in 0.035 s, where tagging each value with its document above
-    it and sorting the uint64 keys took 0.12.
+    a width are sorted together, :data:`_SORT_ELEMENTS` at a time; a segment of half that or
+    more is sorted by itself. A row's first ``size`` values are then its segment sorted (a
+    value equal to the padding is indistinguishable from it). numpy sorts short rows of 32-bit
+    values with its vectorised sort, in cache: the x1 news documents' shingle sets in 0.035 s,
+    where tagging each value with its document above it and sorting the uint64 keys took 0.12.
 
     >>> sort_within(np.array([3, 1, 2, 9, 8, 5], dtype=np.uint32), np.array([3, 0, 1, 2])).tolist()
     [1, 2, 3, 9, 5, 8]
