@@ -3,10 +3,12 @@
 import itertools
 
 import numpy as np
+import pytest
 from datasketch import MinHash
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from dedupe.core import shingle
 from dedupe.core.shingle import hash_tokens, ngram_hashes, unit_hashes
 from dedupe.core.signature import EMPTY, minhash, permutations
 from dedupe.core.verify import equal_positions, estimated_jaccard, exact_jaccard, row_similarity
@@ -168,3 +170,34 @@ def test_equal_positions_counts_what_count_nonzero_counts(width, rows, equal_sha
     counts = equal_positions(left, right)
     assert counts.tolist() == np.count_nonzero(left == right, axis=1).tolist()
     assert row_similarity(left, right).tolist() == (counts / width).tolist()
+
+
+def _window_hash(window: list[int]) -> int:
+    """One n-gram's shingle hash, with Python integers: the definition _combine vectorises."""
+    mask = 2**64 - 1
+    acc = window[0]
+    for token in window[1:]:
+        acc = ((((acc << 27) | (acc >> 37)) & mask) * 0x9E3779B97F4A7C15 & mask) ^ token
+    acc = (acc + len(window)) & mask
+    acc ^= acc >> 33
+    acc = acc * 0xFF51AFD7ED558CCD & mask
+    acc ^= acc >> 33
+    acc = acc * 0xC4CEB9FE1A85EC53 & mask
+    acc ^= acc >> 33
+    return acc >> 32
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    tokens=st.lists(st.integers(0, 2**64 - 1), max_size=40),
+    n=st.integers(1, 6),
+    chunk=st.sampled_from([1, 3, 1 << 15]),
+)
+def test_shingle_hashes_are_the_defined_window_hash_in_any_chunking(tokens, n, chunk):
+    """Signatures stored in an index depend on these values: they must not drift."""
+    array = np.array(tokens, dtype=np.uint64)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(shingle, "_COMBINE_CHUNK", chunk)
+        hashes = shingle._combine(array, n)
+    assert hashes.dtype == np.uint32
+    assert hashes.tolist() == [_window_hash(tokens[i : i + n]) for i in range(len(tokens) - n + 1)]

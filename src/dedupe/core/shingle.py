@@ -32,13 +32,25 @@ def fmix64(values: U64) -> U64:
     a batch's two million shingles each is 16 MB of fresh pages)."""
     shifted = values >> _SHIFT
     mixed = values ^ shifted
-    mixed *= _FMIX_1
-    np.right_shift(mixed, _SHIFT, out=shifted)
-    mixed ^= shifted
-    mixed *= _FMIX_2
-    np.right_shift(mixed, _SHIFT, out=shifted)
-    mixed ^= shifted
+    _fmix64_rest(mixed, shifted)
     return mixed
+
+
+def _fmix64_in_place(values: U64, scratch: U64) -> None:
+    """:func:`fmix64` of ``values``, written over them (``scratch``: an array of their size)."""
+    np.right_shift(values, _SHIFT, out=scratch)
+    values ^= scratch
+    _fmix64_rest(values, scratch)
+
+
+def _fmix64_rest(mixed: U64, scratch: U64) -> None:
+    """fmix64's steps after the first xor-shift, in place."""
+    mixed *= _FMIX_1
+    np.right_shift(mixed, _SHIFT, out=scratch)
+    mixed ^= scratch
+    mixed *= _FMIX_2
+    np.right_shift(mixed, _SHIFT, out=scratch)
+    mixed ^= scratch
 
 
 def hash_tokens(tokens: list[str]) -> U64:
@@ -62,24 +74,38 @@ def hash_codepoints(text: str) -> U64:
     return fmix64(points + _MULTIPLIER)
 
 
-def _combine(token_hashes: U64, n: int) -> U64:
-    """Order-sensitive hash of every window of ``n`` consecutive tokens (len - n + 1 values),
-    computed in place on one accumulator and one scratch array."""
+def _combine(token_hashes: U64, n: int) -> U32:
+    """Order-sensitive 32-bit hash of every window of ``n`` consecutive tokens (len - n + 1
+    values): each window's token hashes folded by rotate, multiply and xor, then
+    :func:`fmix64`, and the top 32 bits kept.
+
+    Worked :data:`_COMBINE_CHUNK` windows at a time on one accumulator and one scratch array
+    that stay in cache: the twenty-odd passes over whole-batch uint64 arrays were bound by
+    memory traffic (x1 news 5-grams: 0.037 -> 0.012 s).
+    """
     count = len(token_hashes) - n + 1
-    acc = token_hashes[:count].copy()
+    out = np.empty(max(count, 0), dtype=np.uint32)
+    acc = np.empty(min(max(count, 0), _COMBINE_CHUNK), dtype=np.uint64)
     scratch = np.empty_like(acc)
-    for k in range(1, n):
-        np.left_shift(acc, _ROTATE, out=scratch)
-        acc >>= _ROTATE_BACK
-        acc |= scratch
-        acc *= _MULTIPLIER
-        acc ^= token_hashes[k : k + count]
-    acc += np.uint64(n)
-    return fmix64(acc)
+    for begin in range(0, count, _COMBINE_CHUNK):
+        end = min(begin + _COMBINE_CHUNK, count)
+        window, spare = acc[: end - begin], scratch[: end - begin]
+        window[:] = token_hashes[begin:end]
+        for k in range(1, n):
+            np.left_shift(window, _ROTATE, out=spare)
+            window >>= _ROTATE_BACK
+            window |= spare
+            window *= _MULTIPLIER
+            window ^= token_hashes[begin + k : end + k]
+        window += np.uint64(n)
+        _fmix64_in_place(window, spare)
+        np.right_shift(window, np.uint64(32), out=spare)
+        out[begin:end] = spare
+    return out
 
 
-def _to_u32(values: U64) -> U32:
-    return (values >> np.uint64(32)).astype(np.uint32)
+#: Windows :func:`_combine` hashes at a time: two 256 KB arrays.
+_COMBINE_CHUNK = 1 << 15
 
 
 def expand_ranges(starts: I64, counts: I64) -> tuple[I64, I64, I64]:
@@ -120,11 +146,11 @@ def ngram_hashes(token_hashes: U64, starts: I64, ends: I64, n: int) -> tuple[U32
     if len(starts) and int(lengths.min()) >= n:  # every unit has whole windows (the usual case)
         owner = np.repeat(np.arange(len(starts), dtype=np.int64), per_unit)
         windows = _combine(token_hashes, n)
-        return _to_u32(windows[_inside(starts, ends, n, len(windows))]), owner
+        return windows[_inside(starts, ends, n, len(windows))], owner
     owner, positions, first_slot = expand_ranges(starts, per_unit)
     if len(owner) == 0:
         return np.empty(0, dtype=np.uint32), owner
-    hashes = np.empty(len(owner), dtype=np.uint64)
+    hashes = np.empty(len(owner), dtype=np.uint32)
     long_enough = lengths[owner] >= n
     if len(token_hashes) >= n and long_enough.any():
         windows = _combine(token_hashes, n)
@@ -132,7 +158,7 @@ def ngram_hashes(token_hashes: U64, starts: I64, ends: I64, n: int) -> tuple[U32
     for unit in np.flatnonzero((lengths > 0) & (lengths < n)):
         start, end = int(starts[unit]), int(ends[unit])
         hashes[first_slot[unit]] = _combine(token_hashes[start:end], end - start)[0]
-    return _to_u32(hashes), owner
+    return hashes, owner
 
 
 #: Odd multipliers by position inside a unit (see :func:`unit_hashes`), grown on demand.
