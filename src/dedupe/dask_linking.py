@@ -261,10 +261,9 @@ class PartitionedSignatures:
         self, band: int, rows: int, selected: I64 | None, threads: int = 1
     ) -> Buckets:
         """As :meth:`LocalSignatures.band_bucket_table` (``threads``: the workers' own): the
-        band's buckets of more than one
-        row, gathered from its hash buckets (the next :data:`BANDS_AHEAD` bands submitted
-        meanwhile). The buckets come in another order than the local engine's, which
-        :func:`~dedupe.core.lsh.bucket_links` does not depend on."""
+        band's buckets of more than one row, gathered from its hash buckets (the next
+        :data:`BANDS_AHEAD` bands submitted meanwhile). The buckets come in another order than
+        the local engine's, which :func:`~dedupe.core.lsh.bucket_links` does not depend on."""
         futures = self._band_futures(_bucket_members, band, rows, None, selected)
         found = [part for part in self.client.gather(futures) if len(part[0])]
         if not found:

@@ -153,10 +153,11 @@ def choose_pairs(tables: list[ClusterTable]) -> list[tuple[int, int, int]]:
     levels = [(number, removed) for number, removed in levels if len(removed)]
     if not levels:
         return []
+    bounds_of = {at: np.asarray(tables[at].bounds, dtype=np.int64) for at, _ in levels}
     # Largest clusters: their first removed member (the one nearest the kept member).
     heads: list[tuple[np.ndarray, ...]] = []  # (table, removed member, keeper, cluster size)
     for at, removed in levels:
-        bounds = np.asarray(tables[at].bounds, dtype=np.int64)
+        bounds = bounds_of[at]
         cluster = np.searchsorted(bounds, removed, side="right") - 1
         first = first_of_runs(cluster)
         cluster = cluster[first]
@@ -181,7 +182,7 @@ def choose_pairs(tables: list[ClusterTable]) -> list[tuple[int, int, int]]:
         ranks = np.unique(np.linspace(0, len(by_similarity) - 1, count).round().astype(np.int64))
         picked = removed[by_similarity[ranks]]
         del by_similarity
-        bounds = np.asarray(table.bounds, dtype=np.int64)
+        bounds = bounds_of[number]
         keepers = bounds[np.searchsorted(bounds, picked, side="right") - 1]
         pairs = zip(keepers.tolist(), picked.tolist(), strict=True)
         spreads.append([(number, k, m) for k, m in pairs])

@@ -431,9 +431,13 @@ class Verdicts(MutableMapping[int, Verdict]):
         self._dropped_bounds = packed_ints(dropped_at)
         self._dropped = packed_ints(dropped)
 
+    def _trimmed(self, at: int) -> int:
+        """The number of the plain kept record at index ``at`` among the trimmed ones, or -1."""
+        return self._trim_slot[at] if len(self._trim_slot) else -1
+
     def _kept_verdict(self, position: int, at: int) -> Verdict:
         """The verdict of the plain kept record at index ``at``, trimmed or whole."""
-        trimmed = self._trim_slot[at] if len(self._trim_slot) else -1
+        trimmed = self._trimmed(at)
         if trimmed < 0:
             return Verdict(position, self._kept_ids[at], "kept")
         first, last = self._dropped_bounds[trimmed], self._dropped_bounds[trimmed + 1]
@@ -464,7 +468,7 @@ class Verdicts(MutableMapping[int, Verdict]):
         """
         at = self._plain(position)
         if at >= 0:
-            return not len(self._trim_slot) or self._trim_slot[at] < 0
+            return self._trimmed(at) < 0
         found = self._set.get(position)
         return found is not None and found.status == "kept" and not found.drop_spans
 

@@ -83,9 +83,9 @@ def _combine(token_hashes: U64, n: int) -> U32:
     that stay in cache: the twenty-odd passes over whole-batch uint64 arrays were bound by
     memory traffic (x1 news 5-grams: 0.037 -> 0.012 s).
     """
-    count = len(token_hashes) - n + 1
-    out = np.empty(max(count, 0), dtype=np.uint32)
-    acc = np.empty(min(max(count, 0), _COMBINE_CHUNK), dtype=np.uint64)
+    count = max(len(token_hashes) - n + 1, 0)
+    out = np.empty(count, dtype=np.uint32)
+    acc = np.empty(min(count, _COMBINE_CHUNK), dtype=np.uint64)
     scratch = np.empty_like(acc)
     for begin in range(0, count, _COMBINE_CHUNK):
         end = min(begin + _COMBINE_CHUNK, count)
