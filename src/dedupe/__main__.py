@@ -1,3 +1,5 @@
-from dedupe.cli import run
+from dedupe.command import run
 
-run()
+# Guarded: a worker process started by spawn imports this module as its parent's main.
+if __name__ == "__main__":
+    run()
