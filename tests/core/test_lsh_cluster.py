@@ -362,16 +362,21 @@ def test_selected_band_key_is_the_band_key_of_the_selected_rows(seed, units, sha
 
     bands, rows = shape
     rng = np.random.default_rng(seed)
-    signatures = rng.integers(0, 2**32, size=(units, bands * rows), dtype=np.uint32)
+    signatures = rng.integers(0, 2**32, size=(units, bands * rows + 1), dtype=np.uint32)
     selected = np.flatnonzero(rng.random(units) < 0.5)
+    # Row-major (each band one gathered value), column-major (gathered as a block) and a view
+    # that starts one column in.
+    layouts = (signatures, np.asfortranarray(signatures), signatures[:, 1:])
     for band in range(bands):
-        expected = band_key(signatures.T, band, rows)[selected]
-        assert np.array_equal(selected_band_key(signatures, band, rows, selected), expected)
-        with pytest.MonkeyPatch.context() as patch:  # parts on threads, whatever the size
-            patch.setattr(lsh.runs, "PARALLEL_MIN", 0)
-            for threads in (2, 3):
-                found = selected_band_key(signatures, band, rows, selected, threads)
-                assert np.array_equal(found, expected)
+        for layout in layouts:
+            expected = band_key(layout.T, band, rows)[selected]
+            assert np.array_equal(selected_band_key(layout, band, rows, selected), expected)
+            with pytest.MonkeyPatch.context() as patch:  # parts on threads, whatever the size
+                patch.setattr(lsh.runs, "PARALLEL_MIN", 0)
+                patch.setattr(lsh, "KEY_CHUNK", 3)
+                for threads in (1, 2, 3):
+                    found = selected_band_key(layout, band, rows, selected, threads)
+                    assert np.array_equal(found, expected)
 
 
 @settings(max_examples=150, deadline=None)

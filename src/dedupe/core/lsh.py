@@ -128,7 +128,12 @@ def selected_band_key(
     rows are gathered into one small block first. Reading a column of a row-major array strides
     over every row (the x100 paragraphs: a pass over their 1 GB of signatures per permutation);
     the gather reads each selected row's band once, 4.5x faster on 4 of 8 million rows.
-    ``threads``: a part of the rows on each (numpy lets go of the interpreter lock).
+
+    Where each row's band is contiguous (a row-major array), the band is viewed as one value of
+    ``4 * rows`` bytes a row and gathered with one index per row, not a (rows x columns) index:
+    0.06 s for a band of the x100 paragraphs' 3.65 million representatives instead of 0.165.
+    Worked :data:`KEY_CHUNK` rows at a time, in cache. ``threads``: a part of the rows on each
+    (numpy lets go of the interpreter lock).
 
     >>> sigs = np.arange(12, dtype=np.uint32).reshape(4, 3)
     >>> rows = np.array([1, 3])
@@ -137,18 +142,40 @@ def selected_band_key(
     """
     keys = np.zeros(len(selected), dtype=np.uint64)
     columns = slice(band * rows, (band + 1) * rows)
+    whole = _band_values(signatures, columns, rows)
 
     def fill(share: Bounds) -> None:
-        for first, last in share:
-            block = signatures[selected[first:last], columns]
-            for row in range(rows):
-                _mix_in(keys[first:last], block[:, row])
+        for begin, end in share:
+            for first in range(begin, end, KEY_CHUNK):
+                last = min(first + KEY_CHUNK, end)
+                if whole is None:
+                    block = signatures[selected[first:last], columns]
+                else:
+                    block = whole[selected[first:last]].view(np.uint32).reshape(-1, rows)
+                for row in range(rows):
+                    _mix_in(keys[first:last], block[:, row])
 
     if threads < 2 or len(selected) < runs.PARALLEL_MIN:
         fill([(0, len(selected))])
     else:
         for_each_share(even_parts(len(selected), threads), fill, threads)
     return keys
+
+
+#: Selected rows :func:`selected_band_key` gathers and mixes at a time.
+KEY_CHUNK = 1 << 16
+
+
+def _band_values(signatures: U32, columns: slice, rows: int) -> np.ndarray | None:
+    """The ``columns`` of every row as one ``4 * rows``-byte value (a view), or None where a
+    row's columns are not contiguous."""
+    block = signatures[:, columns]
+    if block.shape[1] != rows or (rows > 1 and block.strides[1] != block.itemsize):
+        return None
+    try:
+        return block.view(np.dtype((np.void, block.itemsize * rows)))[:, 0]
+    except ValueError:
+        return None
 
 
 def pairs_in_runs(
