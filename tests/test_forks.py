@@ -138,6 +138,90 @@ def test_an_error_here_stops_and_reaps_the_children(tmp_path: Path) -> None:
     _in_fresh_process(_check_error_reaps, tmp_path)
 
 
+def _started(path: Path, shares: list[tuple[int, int]], write=_lines) -> str:
+    """The shares written by :meth:`ForkedShares.start` with the stream (the first child
+    writes into it) and :meth:`append_into`, after a line already in the file."""
+    with (
+        path.open("w", encoding="utf-8", newline="") as stream,
+        ForkedShares(shares, write, path.parent) as forked,
+    ):
+        stream.write("header\n")
+        forked.start(stream)
+        forked.append_into(stream)
+        stream.write("footer\n")
+        assert stream.tell() == len(("header\n" + _expected(shares) + "footer\n").encode())
+    return path.read_text(encoding="utf-8")
+
+
+def _check_started_into_the_stream(folder: Path) -> None:
+    parent = os.getpid()
+    seen: list[str] = []
+
+    def tagged(share: tuple[int, int], stream: IO[str]) -> None:
+        _lines(share, stream)
+        # The first share's child writes into the output itself: nothing in its part file.
+        seen.append("here" if os.getpid() == parent else "child")
+
+    for number, shares in enumerate([split_shares([3, 1, 4, 1, 5, 9, 2, 6], 3), [(0, 4)]]):
+        path = folder / f"out{number}.txt"
+        assert _started(path, shares, tagged) == "header\n" + _expected(shares) + "footer\n"
+    assert seen == []  # every share in a child
+    assert sorted(p.name for p in folder.iterdir()) == ["out0.txt", "out1.txt"]
+
+
+def _check_failed_direct_child(folder: Path) -> None:
+    parent = os.getpid()
+
+    def fails_in_children(share: tuple[int, int], stream: IO[str]) -> None:
+        if os.getpid() != parent:
+            _lines(share, stream)
+            stream.write("half a line" * 1000)
+            stream.flush()  # what it wrote is in the file: it must be cut
+            raise OSError("no space left on device")
+        _lines(share, stream)
+
+    shares = [(0, 2), (2, 5), (5, 6)]
+    expected = "header\n" + _expected(shares) + "footer\n"
+    assert _started(folder / "out.txt", shares, fails_in_children) == expected
+
+
+@needs_fork
+def test_the_first_child_writes_into_the_output_itself(tmp_path: Path) -> None:
+    _in_fresh_process(_check_started_into_the_stream, tmp_path)
+
+
+@needs_fork
+def test_a_failed_direct_child_is_cut_and_written_again_here(tmp_path: Path) -> None:
+    _in_fresh_process(_check_failed_direct_child, tmp_path)
+
+
+@pytest.mark.parametrize("fails_after", [0, 5, None])
+def test_parts_are_appended_whole_whatever_the_kernel_copies(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fails_after: int | None
+) -> None:
+    from dedupe import forks
+
+    real = os.copy_file_range
+
+    def copy_range(src: int, dst: int, count: int, offset_src: int | None = None) -> int:
+        if fails_after is not None and (offset_src or 0) >= fails_after:
+            raise OSError(18, "Invalid cross-device link")
+        return real(src, dst, min(count, 3), offset_src)  # a few bytes at a time
+
+    monkeypatch.setattr(forks.os, "copy_file_range", copy_range)
+    part = (tmp_path / "part").open("w+b")
+    part.write("part é\n".encode() * 4)
+    part.flush()
+    with (tmp_path / "out.txt").open("w", encoding="utf-8", newline="") as stream:
+        stream.write("head\n")
+        forks._copy_file(part, stream)
+        stream.write("tail\n")
+    part.close()
+    assert (tmp_path / "out.txt").read_text(
+        encoding="utf-8"
+    ) == "head\n" + "part é\n" * 4 + "tail\n"
+
+
 def test_no_fork_beside_another_thread() -> None:
     release = threading.Event()
     thread = threading.Thread(target=release.wait)

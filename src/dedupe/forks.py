@@ -6,7 +6,9 @@ Formatting clusters.jsonl is pure Python (x10: 170 MB in 1.7 s) and holds the in
 so threads cannot share it. A forked child sees the parent's memory as it was at the fork (copy
 on write): it needs nothing sent, formats its share into an unlinked temporary file and exits.
 The parent formats the first share meanwhile, then appends the children's files after its own,
-in share order, so the output is the same as writing every share in turn.
+in share order, so the output is the same as writing every share in turn. Where every share is
+forked (the parent busy elsewhere), the first child writes into the output file itself, and the
+others' files are appended by the kernel (``copy_file_range``), not read and written here.
 
 Fork is used only where it is safe: on Linux (macOS's system libraries are not fork-safe), in a
 process running no other thread (a fork copies the locks other threads hold, held). A child that
@@ -98,6 +100,25 @@ def _kill(pid: int) -> None:
     _reap(pid)
 
 
+def _copy_file(part: IO[bytes], stream: IO[str]) -> None:
+    """Append the whole of file ``part`` to ``stream``: in the kernel where it can
+    (``copy_file_range``), else through this process."""
+    stream.flush()
+    size = os.fstat(part.fileno()).st_size
+    copied = 0
+    copy_range = getattr(os, "copy_file_range", None)
+    if copy_range is not None:
+        with contextlib.suppress(OSError):  # not for these files: copied below
+            while copied < size:
+                sent = copy_range(part.fileno(), stream.fileno(), size - copied, copied)
+                if sent == 0:
+                    break
+                copied += sent
+    if copied < size:
+        part.seek(copied)
+        shutil.copyfileobj(part, stream.buffer)  # type: ignore[attr-defined]
+
+
 class ForkedShares(Generic[Share]):
     """``write(share, stream)`` for every share, the first in this process and each other in a
     forked child, all landing in one text ``stream`` in share order (:meth:`write_into`).
@@ -119,7 +140,10 @@ class ForkedShares(Generic[Share]):
         self._write = write
         self._directory = None if directory is None else str(directory)
         self._encoding = encoding
-        self._children: list[tuple[int, IO[bytes]]] = []
+        # Each child's pid (0 once reaped) and the file it writes, None for a child that
+        # writes into the output itself (:meth:`start` with a stream).
+        self._children: list[tuple[int, IO[bytes] | None]] = []
+        self._direct_from = 0  # where the output stood when such a child started
 
     def write_into(self, stream: IO[str]) -> None:
         """Fork a child for every share but the first, write the first to ``stream`` here,
@@ -131,14 +155,25 @@ class ForkedShares(Generic[Share]):
             self._write(self._shares[0], stream)
         self._append(stream, self._shares[1:])
 
-    def start(self) -> None:
+    def start(self, stream: IO[str] | None = None) -> None:
         """Fork a child for every share, the first too: this process is free meanwhile. Then
-        :meth:`append_into` the output."""
-        self._children = [self._fork(share) for share in self._shares]
+        :meth:`append_into` the output.
+
+        With ``stream`` (a file's), the first child writes its share straight into it where it
+        stands, through the file descriptor it inherits, instead of into a file this process
+        copies afterwards (x100: 0.8 of clusters.jsonl's 1.7 GB not copied). This process must
+        then leave ``stream`` alone until :meth:`append_into` it."""
+        if stream is None or not self._shares:
+            self._children = [self._fork(share) for share in self._shares]
+            return
+        stream.flush()
+        self._direct_from = os.lseek(stream.fileno(), 0, os.SEEK_CUR)
+        first = self._fork_into(self._shares[0], stream.fileno())
+        self._children = [first, *(self._fork(share) for share in self._shares[1:])]
 
     def append_into(self, stream: IO[str]) -> None:
-        """After :meth:`start`: every share's output to ``stream``, in order (redoing here any
-        share whose child failed)."""
+        """After :meth:`start`: every share's output to ``stream`` (the one given to it, if
+        any), in order (redoing here any share whose child failed)."""
         self._append(stream, self._shares)
 
     def _append(self, stream: IO[str], shares: Sequence[Share]) -> None:
@@ -146,13 +181,24 @@ class ForkedShares(Generic[Share]):
             pid, part = self._children[number]
             succeeded = _reap(pid)
             self._children[number] = (0, part)
+            if part is None:  # the child wrote into the stream, through the shared offset
+                if not succeeded:  # cut what it wrote and write the share here
+                    os.ftruncate(stream.fileno(), self._direct_from)
+                    stream.seek(self._direct_from)
+                    self._write(share, stream)
+                continue
             if not succeeded:
                 self._write(share, stream)
                 continue
-            stream.flush()
-            part.seek(0)
-            shutil.copyfileobj(part, stream.buffer)  # type: ignore[attr-defined]
+            _copy_file(part, stream)
             part.close()
+
+    def _fork_into(self, share: Share, fd: int) -> tuple[int, None]:
+        def write_here() -> None:
+            with open(fd, "w", encoding=self._encoding, newline="", closefd=False) as out:
+                self._write(share, out)
+
+        return _fork(write_here), None
 
     def _fork(self, share: Share) -> tuple[int, IO[bytes]]:
         # Anonymous (never linked into a folder): nothing is left behind if anything dies.
@@ -178,7 +224,8 @@ class ForkedShares(Generic[Share]):
         for pid, part in self._children:
             if pid:
                 _kill(pid)
-            part.close()
+            if part is not None:
+                part.close()
         self._children = []
 
 

@@ -121,7 +121,9 @@ class ClustersInChildren:
     """:func:`write_cluster_tables` with every share formatted in a forked child, so that this
     process does other work meanwhile: forked on entering, written by :meth:`finish` (the
     children's parts appended in order, atomically; a failed child's share is formatted here).
-    Leaving stops and reaps any child still running. The caller decides that forking is safe
+    The file is opened on entering, and the first child writes its share into it directly.
+    Leaving stops and reaps any child still running, and removes the file unless
+    :meth:`finish` completed it. The caller decides that forking is safe
     (:func:`dedupe.forks.can_fork`); ``texts`` must be readable from a forked child."""
 
     def __init__(
@@ -139,19 +141,37 @@ class ClustersInChildren:
             tables, texts, chunk_members, max(1, jobs)
         )
         self._forked = ForkedShares(shares, write_share, path.parent)
+        self._pending: _PendingFile | None = None
 
     def __enter__(self) -> ClustersInChildren:
-        self._forked.start()
+        self._pending = _PendingFile(self._path, "w", "utf-8", "")
+        try:
+            self._forked.start(self._pending.stream)
+        except BaseException:
+            self._pending.abort()
+            self._pending = None
+            raise
         return self
 
     def finish(self) -> int:
         """Write the file from the children's parts; the number of clusters written."""
-        with atomic_open(self._path) as stream:
-            self._forked.append_into(stream)
+        assert self._pending is not None, "entered, and not finished yet"
+        pending, self._pending = self._pending, None
+        try:
+            self._forked.append_into(pending.stream)
+        except BaseException:
+            pending.abort()
+            raise
+        pending.commit()
         return self._count
 
     def __exit__(self, *exc: object) -> None:
-        self._forked.__exit__(*exc)
+        try:
+            self._forked.__exit__(*exc)  # the children first: one may write into the file
+        finally:
+            if self._pending is not None:
+                self._pending.abort()
+                self._pending = None
 
 
 def _cluster_shares(
