@@ -58,6 +58,12 @@ def _anon_kib(pid: int) -> int:
 
 def _worker(corpus: str, options_json: str) -> int:
     """The traced scan: stage names with their times on stdout, one per line."""
+    try:
+        from dedupe.simd import prefer_fast_sort
+    except ImportError:  # a checkout from before it (a baseline on PYTHONPATH)
+        pass
+    else:
+        prefer_fast_sort()  # before numpy is imported, as ``dedupe`` does
     from dedupe import ScanConfig, scan_path
 
     try:

@@ -118,7 +118,12 @@ def _setup(report: dict[str, Any]) -> list[str]:
         f"- Machine: {machine['cpu']}, {machine['cores']} cores "
         f"({machine['cores_usable']} usable), {machine['memory_gb']} GB, Python "
         f"{machine['python']}, {machine['platform']}; load average at start "
-        f"{' / '.join(str(x) for x in machine['load_average_at_start'])}",
+        f"{' / '.join(str(x) for x in machine['load_average_at_start'])}"
+        + (
+            f"; the dedupe command's numpy: {machine['dedupe_command_numpy']}"
+            if "dedupe_command_numpy" in machine
+            else ""
+        ),
         f"- Versions: {found}",
         f"- Settings: threshold {config['threshold']}, {config['num_perm']} permutations, "
         f"word {config['ngram_words']}-grams, median of {config['repeats']} run(s); copies "

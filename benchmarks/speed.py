@@ -910,7 +910,31 @@ def machine() -> dict[str, Any]:
         "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
         "python": platform.python_version(),
         "platform": platform.platform(),
+        "dedupe_command_numpy": _command_numpy(),
     }
+
+
+def _command_numpy() -> str:
+    """How the ``dedupe`` command (dedupe-full) starts numpy here: the CPU features it turns
+    off (:mod:`dedupe.simd`) or the user's own setting. The library tools run in this process's
+    numpy, imported before dedupe."""
+    given = os.environ.get("NPY_DISABLE_CPU_FEATURES")
+    if given is not None:
+        return f"NPY_DISABLE_CPU_FEATURES={given!r} (set by the caller)"
+    try:
+        from dedupe.simd import installed_numpy_version, slow_sort_features
+    except ImportError:  # a dedupe from before it
+        return "all of numpy's SIMD paths"
+    off = (
+        slow_sort_features(Path("/proc/cpuinfo").read_text(), installed_numpy_version())
+        if Path("/proc/cpuinfo").exists()
+        else None
+    )
+    return (
+        "all of numpy's SIMD paths"
+        if off is None
+        else f"AVX2 sort (NPY_DISABLE_CPU_FEATURES={off!r})"
+    )
 
 
 def versions() -> dict[str, str | None]:
