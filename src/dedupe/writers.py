@@ -21,10 +21,12 @@ from pathlib import Path, PurePosixPath
 from types import TracebackType
 from typing import IO, Any
 
+import numpy as np
+
 from dedupe.memory import release_free_memory
 from dedupe.readers import Format, text_value_span
 from dedupe.records import Record
-from dedupe.result import Cluster, ClusterTable, column_values
+from dedupe.result import Cluster, ClusterTable, CodedColumn, PackedStrings, column_values
 
 __all__ = [
     "CleanedWriter",
@@ -224,8 +226,8 @@ def _cluster_lines(
     encode = _encode_string
     begin, end = table.bounds[first_cluster], table.bounds[last_cluster]
     size = end - begin
-    doc_ids = column_values(table.doc_ids, begin, end)
-    similarities = column_values(table.similarities, begin, end)
+    doc_ids = _json_values(table.doc_ids, begin, end, encode)
+    similarities = _json_values(table.similarities, begin, end, float.__repr__)
     paragraphs = (
         [None] * size if table.paragraphs is None else column_values(table.paragraphs, begin, end)
     )
@@ -233,8 +235,8 @@ def _cluster_lines(
     repeats = [None] * size if table.repeats is None else column_values(table.repeats, begin, end)
     member_texts = list(texts[begin:end])
     members = [
-        f'{{"doc_id": {encode(doc_id)}, "paragraph": {"null" if index is None else index}, '
-        f'"similarity": {float.__repr__(similarity)}, "text": {encode(text)}, "rule": "{rule}", '
+        f'{{"doc_id": {doc_id}, "paragraph": {"null" if index is None else index}, '
+        f'"similarity": {similarity}, "text": {encode(text)}, "rule": "{rule}", '
         f'"repeats": {"null" if repeat is None else repeat}}}'
         for doc_id, index, similarity, text, rule, repeat in zip(
             doc_ids, paragraphs, similarities, member_texts, rules, repeats, strict=True
@@ -253,6 +255,27 @@ def _cluster_lines(
             line = _dumps(cluster) + "\n"
         lines.append(line)
     return lines
+
+
+def _json_values(column: Any, begin: int, end: int, encode: Callable[[Any], str]) -> list[str]:
+    """The JSON text of the values of ``column[begin:end]``: a coded column's each distinct
+    value encoded once (a chunk of paragraph members names a few thousand documents and
+    similarities: x10, 1.2 million encodings -> ~0.2 million).
+
+    >>> codes = CodedColumn(np.array([1, 0, 1]), PackedStrings(["a", "b"]))
+    >>> _json_values(codes, 0, 3, _encode_string), _json_values([0.5, 1.0], 1, 2, float.__repr__)
+    (['"b"', '"a"', '"b"'], ['1.0'])
+    """
+    if not isinstance(column, CodedColumn):
+        return [encode(value) for value in column_values(column, begin, end)]
+    distinct, inverse = np.unique(column.codes[begin:end], return_inverse=True)
+    values = column.values
+    if isinstance(values, PackedStrings):
+        chosen = values.take(distinct)
+    else:
+        chosen = [values[code] for code in distinct.tolist()]
+    encoded = [encode(value) for value in chosen]
+    return [encoded[i] for i in inverse.reshape(-1).tolist()]
 
 
 def _table_cluster(
