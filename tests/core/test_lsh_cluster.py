@@ -387,14 +387,14 @@ def test_selected_band_key_is_the_band_key_of_the_selected_rows(seed, units, sha
 )
 def test_band_buckets_group_rows_by_key(keys, chunk, wide):
     """Every key held by two rows or more is one bucket of its rows (ascending), buckets in
-    key order, whatever the chunk the neighbours are compared in (``wide``: hashed-like
-    keys)."""
+    key order, whatever the chunk the packed sort checks its neighbours in (``wide``:
+    hashed-like keys)."""
     column = np.array(keys, dtype=np.uint64)
     if wide:
         column = column * np.uint64(0x9E3779B97F4A7C15)
     rows = np.arange(len(keys), dtype=np.int64) * 3 + 1
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(lsh, "BUCKET_CHUNK", chunk)
+        patch.setattr(lsh.runs, "_PACKED_CHUNK", chunk)
         patch.setattr(lsh.runs, "PARALLEL_MIN", 0)
         patch.setattr(lsh.runs, "_PACKED_MIN", 1)  # the packed sort, on threads
         buckets = lsh.band_buckets(column, rows, threads=chunk % 3 + 1)

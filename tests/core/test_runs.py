@@ -24,10 +24,33 @@ keys = st.one_of(
 ).map(lambda values: np.array(values, dtype=np.uint64))
 
 
+def _check_stable_argsort(values: np.ndarray, threads: int = 1) -> None:
+    """stable_argsort's order is numpy's stable one, and its ties say which sorted values
+    equal the one before them."""
+    expected = np.argsort(values, kind="stable")
+    ranked = values[expected]
+    ties = np.ones(len(values), dtype=bool)  # every flag is written
+    assert stable_argsort(values, threads, ties=ties).tolist() == expected.tolist()
+    assert ties.tolist() == [False, *(ranked[1:] == ranked[:-1]).tolist()][: len(values)]
+    assert stable_argsort(values, threads).tolist() == expected.tolist()
+
+
 @settings(max_examples=200, deadline=None)
-@given(values=keys)
-def test_stable_argsort_is_numpys_stable_sort(values):
-    assert stable_argsort(values).tolist() == np.argsort(values, kind="stable").tolist()
+@given(values=keys, packed=st.booleans(), wide=st.booleans())
+def test_stable_argsort_is_numpys_stable_sort(values, packed, wide):
+    """Every way: the quicksort's, the packed value sort, and the packed sort giving up on keys
+    that differ in their low bits only (``wide``: one high part, small differences)."""
+    if wide:
+        values = values % np.uint64(64) + np.uint64(1 << 40)
+    with pytest.MonkeyPatch.context() as patch:
+        if packed:
+            patch.setattr(runs, "_PACKED_MIN", 1)
+        _check_stable_argsort(values)
+
+
+def test_stable_argsort_ties_must_fit_the_values():
+    with pytest.raises(ValueError, match="ties has shape"):
+        stable_argsort(np.arange(3, dtype=np.uint64), ties=np.zeros(2, dtype=bool))
 
 
 @settings(max_examples=60, deadline=None)
@@ -51,7 +74,7 @@ def test_stable_argsort_of_many_wide_keys_is_numpys(count, ties, neighbours, sig
     if signed:
         values = (values >> np.uint64(1)).view(np.int64)
         values[: neighbours // 50] *= -1  # a negative key: the quicksort's way
-    assert stable_argsort(values).tolist() == np.argsort(values, kind="stable").tolist()
+    _check_stable_argsort(values)
 
 
 @settings(max_examples=100, deadline=None)
@@ -83,8 +106,7 @@ def test_stable_argsort_on_threads_is_numpys(count, threads, seed):
     values[rng.integers(0, count, count // 4)] = values[rng.integers(0, count, count // 4)]
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(runs, "PARALLEL_MIN", 0)
-        order = stable_argsort(values, threads)
-    assert order.tolist() == np.argsort(values, kind="stable").tolist()
+        _check_stable_argsort(values, threads)
 
 
 # Segments of every width class, empty ones included; values of the whole uint32 range tie
