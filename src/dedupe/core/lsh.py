@@ -378,9 +378,11 @@ def bucket_links(
     bucket = np.repeat(np.arange(len(lengths), dtype=np.int64), lengths)
     label = labels[members]
     head = np.repeat(starts, lengths)
-    # Each (bucket, component)'s first slot: its representative.
+    # Each (bucket, component)'s first slot: its representative. The codes ascend bucket by
+    # bucket already, and numpy's stable sort (a merge sort that finds runs) uses that: x100's
+    # paragraph pieces in 0.021 s where the packed value sort of runs.stable_argsort took 0.14.
     codes = bucket * np.int64(len(labels)) + label
-    order = runs.stable_argsort(codes)
+    order = np.argsort(codes, kind="stable")
     first = runs.first_of_runs(codes[order])
     representatives = order[first]
     representative = np.empty_like(order)
