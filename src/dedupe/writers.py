@@ -260,7 +260,7 @@ def _cluster_lines(
 def _json_values(column: Any, begin: int, end: int, encode: Callable[[Any], str]) -> list[str]:
     """The JSON text of the values of ``column[begin:end]``: a coded column's each distinct
     value encoded once (a chunk of paragraph members names a few thousand documents and
-    similarities: x10, 1.2 million encodings -> ~0.2 million).
+    similarities: x10's 622,000 members' ids took 58,000 encodings instead of one each).
 
     >>> codes = CodedColumn(np.array([1, 0, 1]), PackedStrings(["a", "b"]))
     >>> _json_values(codes, 0, 3, _encode_string), _json_values([0.5, 1.0], 1, 2, float.__repr__)
