@@ -186,13 +186,15 @@ def _check_failed_direct_child(folder: Path) -> None:
 
 
 @needs_fork
-def test_the_first_child_writes_into_the_output_itself(tmp_path: Path) -> None:
-    _in_fresh_process(_check_started_into_the_stream, tmp_path)
-
-
-@needs_fork
-def test_a_failed_direct_child_is_cut_and_written_again_here(tmp_path: Path) -> None:
-    _in_fresh_process(_check_failed_direct_child, tmp_path)
+@pytest.mark.parametrize(
+    "check",
+    [_check_started_into_the_stream, _check_failed_direct_child],
+    ids=["the first child writes into the output", "a failed one is cut and redone here"],
+)
+def test_started_shares_with_the_output_given(
+    tmp_path: Path, check: Callable[[Path], None]
+) -> None:
+    _in_fresh_process(check, tmp_path)
 
 
 @pytest.mark.parametrize("fails_after", [0, 5, None])
