@@ -8,7 +8,7 @@ from datasketch import MinHash
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dedupe.core import shingle
+from dedupe.core import shingle, signature
 from dedupe.core.shingle import hash_tokens, ngram_hashes, unit_hashes
 from dedupe.core.signature import EMPTY, minhash, permutations
 from dedupe.core.verify import equal_positions, estimated_jaccard, exact_jaccard, row_similarity
@@ -20,16 +20,22 @@ def _datasketch_signature(hashes: np.ndarray, num_perm: int, seed: int) -> np.nd
     return reference.hashvalues
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=60, deadline=None)
 @given(
     st.lists(st.lists(st.integers(0, 2**32 - 1), min_size=1, max_size=60), min_size=1, max_size=6),
-    st.sampled_from([16, 64, 128]),
+    st.sampled_from([16, 64, 100, 128]),
     st.integers(0, 2**31),
+    # Shingles and work cells at once: the defaults, and small ones whose chunks cut units apart
+    # and whose permutations are applied 3 or 48 at a time (the last block short).
+    st.sampled_from([(signature._CHUNK_COLUMNS, signature._WORK_CELLS), (7, 21), (50, 2_400)]),
 )
-def test_signatures_equal_datasketch_affine32(units, num_perm, seed):
+def test_signatures_equal_datasketch_affine32(units, num_perm, seed, work):
     shingles = np.array([h for unit in units for h in unit], dtype=np.uint32)
     owner = np.repeat(np.arange(len(units)), [len(u) for u in units])
-    ours = minhash(shingles, owner, len(units), permutations(num_perm, seed))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(signature, "_CHUNK_COLUMNS", work[0])
+        patch.setattr(signature, "_WORK_CELLS", work[1])
+        ours = minhash(shingles, owner, len(units), permutations(num_perm, seed))
     for index, unit in enumerate(units):
         expected = _datasketch_signature(np.array(unit, dtype=np.uint32), num_perm, seed)
         assert np.array_equal(ours[index], expected)

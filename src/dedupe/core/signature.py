@@ -21,9 +21,14 @@ from dedupe.core.shingle import I64, U32
 #: The signature value of a unit with no shingles (datasketch's empty value for affine32).
 EMPTY = np.uint32(0xFFFFFFFF)
 
-# Shingles processed at once: 128 permutations x 8,192 x 4 bytes = 4 MiB fits the L2/L3 caches;
-# measured on 2M shingles: 0.07 s at 8,192, 0.17 s at 32,768, 0.44 s at 131,072.
-_CHUNK_COLUMNS = 8_192
+# Shingles processed at once, and as many permutations applied at once to them as make a work
+# matrix of _WORK_CELLS uint32 (1 MiB: 16 permutations of a full chunk, all of them for a unit
+# of up to 2,048 shingles), which stays in a core's L2 cache through its three passes
+# (multiply, add, minimum). All 128 permutations of 8,192 shingles (4 MiB) went out to L3 and
+# back: on 2M shingles of news 5-grams 0.12 s instead of 0.07 on an Intel Xeon (2 MiB of L2 a
+# core); 128 x 32,768 had taken 0.17 s and 128 x 131,072 0.44 s on an AMD EPYC.
+_CHUNK_COLUMNS = 16_384
+_WORK_CELLS = 262_144
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,21 +87,28 @@ def minhash(shingles: U32, owner: I64, num_units: int, perms: Permutations) -> U
     mixed = fmix32(np.asarray(shingles, dtype=np.uint32))
     a = perms.a[:, np.newaxis]
     b = perms.b[:, np.newaxis]
-    # One work matrix for every chunk: a fresh 4 MB array per chunk is an mmap, page faults and
-    # an munmap each time (2,500 chunks at x10).
-    work = np.empty((perms.num_perm, min(len(mixed), _CHUNK_COLUMNS)), dtype=np.uint32)
+    width = min(len(mixed), _CHUNK_COLUMNS)
+    height = max(1, min(perms.num_perm, _WORK_CELLS // width))
+    blocks = [slice(first, first + height) for first in range(0, perms.num_perm, height)]
+    # One work matrix for every chunk: a fresh array per chunk is an mmap, page faults and an
+    # munmap each time (2,500 chunks at x10).
+    work = np.empty((height, width), dtype=np.uint32)
     for begin in range(0, len(mixed), _CHUNK_COLUMNS):
         columns = mixed[np.newaxis, begin : begin + _CHUNK_COLUMNS]
         chunk_owner = owner[begin : begin + _CHUNK_COLUMNS]
-        permuted = work[:, : columns.shape[1]]
-        np.multiply(columns, a, out=permuted)
-        permuted += b
-        if chunk_owner[0] == chunk_owner[-1]:  # one unit (an article looked up alone)
-            unit = int(chunk_owner[0])
-            np.minimum(signatures[:, unit], permuted.min(axis=1), out=signatures[:, unit])
-            continue
-        starts = run_starts(chunk_owner)
-        units = chunk_owner[starts]
-        minima = np.minimum.reduceat(permuted, starts, axis=1)
-        signatures[:, units] = np.minimum(signatures[:, units], minima)
+        one_unit = chunk_owner[0] == chunk_owner[-1]  # an article looked up alone
+        if not one_unit:
+            starts = run_starts(chunk_owner)
+            units = chunk_owner[starts]
+        for rows in blocks:
+            permuted = work[: len(a[rows]), : columns.shape[1]]
+            np.multiply(columns, a[rows], out=permuted)
+            permuted += b[rows]
+            if one_unit:
+                unit = int(chunk_owner[0])
+                kept = signatures[rows, unit]
+                np.minimum(kept, permuted.min(axis=1), out=kept)
+                continue
+            minima = np.minimum.reduceat(permuted, starts, axis=1)
+            signatures[rows, units] = np.minimum(signatures[rows, units], minima)
     return np.ascontiguousarray(signatures.T)
