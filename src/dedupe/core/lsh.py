@@ -339,7 +339,7 @@ def bucket_pieces(
     counts = np.where(small, lengths * (lengths - 1) // 2, (LOOSE_NEIGHBOURS + 1) * lengths)
     ends = np.cumsum(counts)
     cuts = np.searchsorted(ends, np.arange(max_pairs, int(ends[-1]), max_pairs), side="left")
-    bounds = np.unique(np.r_[0, cuts + 1, len(lengths)])
+    bounds = sorted_unique(np.r_[0, cuts + 1, len(lengths)])
     bounds = bounds[bounds <= len(lengths)]
     for first, last in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True):
         begin = int(starts[first])
