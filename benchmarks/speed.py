@@ -929,14 +929,12 @@ def _command_numpy() -> str:
     if given is not None:
         return f"NPY_DISABLE_CPU_FEATURES={given!r} (set by the caller)"
     try:
-        from dedupe.simd import installed_numpy_version, slow_sort_features
+        from dedupe.simd import prefer_fast_sort
     except ImportError:  # a dedupe from before it
         return "all of numpy's SIMD paths"
-    off = (
-        slow_sort_features(Path("/proc/cpuinfo").read_text(), installed_numpy_version())
-        if Path("/proc/cpuinfo").exists()
-        else None
-    )
+    # What the command sets, asked of a copy of this environment, before numpy (for the command
+    # a fresh process) is imported.
+    off = prefer_fast_sort(dict(os.environ), modules={})
     return (
         "all of numpy's SIMD paths"
         if off is None
